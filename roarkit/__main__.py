@@ -1,0 +1,5 @@
+import sys
+
+from roarkit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,39 @@
+"""``python -m roarkit``: run pages with a profile, build the book, show page status."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from roarkit import runner
+from roarkit.params import ParameterError
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m roarkit", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="execute pages with papermill, then build the book")
+    r.add_argument("pages", nargs="+", help="page names (notebooks/<page>.py) or 'all'")
+    r.add_argument("--profile", default="quick", help="'quick', 'paper', or a folder of <page>.yaml files")
+    r.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                   help="override one parameter (value parsed as YAML: 3, 0.5, [10, 30], text)")
+    r.add_argument("--root", help="book root to write book/<page>.ipynb and _build/ into (default: the checkout)")
+    r.add_argument("--no-build", action="store_true", help="execute only, do not build the book")
+    r.add_argument("--progress", action="store_true", help="show papermill's cell progress bar")
+    b = sub.add_parser("build", help="build the HTML book from the executed pages (jupyter-book -W)")
+    b.add_argument("--root")
+    s = sub.add_parser("status", help="list each executed page and its provenance")
+    s.add_argument("--root")
+    a = ap.parse_args(argv)
+    try:
+        if a.cmd == "run":
+            overrides = {k: runner.parse_value(v) for k, v in a.parameter}
+            runner.run(a.pages, a.profile, overrides, root=a.root, build_book=not a.no_build,
+                       progress=a.progress)
+        elif a.cmd == "build":
+            print(f"built the book: {runner.build(a.root) / 'index.html'}")
+        else:
+            print(runner.write_status(a.root).read_text())
+    except (runner.RunError, ParameterError) as exc:
+        print(f"roarkit: {exc}", file=sys.stderr)
+        return 2
+    return 0

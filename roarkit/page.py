@@ -1,0 +1,160 @@
+"""An executed page: its parameters, the data it used, and its provenance block.
+
+Every notebook follows the same three steps::
+
+    # cell tagged "parameters" (paper values), last line:
+    page = Page("roar_mnist", globals())
+    # first cell after papermill's injected parameters:
+    P = page.start(globals())          # rejects unknown/invalid parameters, starts the clock
+    ...  page.add_data(ds.info) for each dataset used ...
+    page.finish()                      # last cell: glues the provenance block shown at the top
+
+The top markdown cell shows the block with ``{glue:md} provenance`` (format ``myst``).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import time
+import types
+from typing import Any
+
+from roarkit import params as _params
+from roarkit import provenance
+
+#: Canonical (train, test) sizes; a smaller split on disk is flagged on the page.
+CANONICAL = {"mnist": (60_000, 10_000), "fashion_mnist": (60_000, 10_000), "cifar10": (50_000, 10_000)}
+#: Mime type of the glued provenance record (a ``+json`` type, so notebooks may store it as an object).
+MIME = "application/vnd.roarkit.provenance+json"
+_IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
+
+
+def _is_param(name: str, value: Any) -> bool:
+    return not (name.startswith("_") or name in _IPYTHON_NAMES or isinstance(value, (types.ModuleType, Page))
+                or callable(value))
+
+
+def profile_values(profile: str, page: str) -> dict | None:
+    """The parameters a profile file sets for a page (``notebooks/profiles/<profile>/<page>.yaml``), if found."""
+    import yaml
+    from roarkit import runner
+    try:
+        return yaml.safe_load(runner.profile_file(profile, page).read_text()) or {}
+    except runner.RunError:
+        return None
+
+
+class Params(types.SimpleNamespace):
+    """Validated parameters with attribute access; ``as_dict()`` for caching keys and provenance."""
+
+    def as_dict(self) -> dict:
+        return dict(vars(self))
+
+
+class Page:
+    """Parameters, data and provenance of one executed notebook page."""
+
+    def __init__(self, name: str, namespace: dict):
+        self.name = name
+        self.defaults = {k: v for k, v in namespace.items() if _is_param(k, v)}
+        self.data: list = []
+        self.params: Params | None = None
+        self._t0 = None
+
+    def start(self, namespace: dict) -> Params:
+        """Validate the declared and injected parameters; start the clock; set the plot style."""
+        values = {k: v for k, v in namespace.items() if _is_param(k, v)}
+        checked = _params.check(values, self.defaults, page=f"page {self.name!r}")
+        self.params = Params(**checked)
+        self.device = provenance.resolve_device(checked.get("device", "auto"))
+        self._t0, self._started = time.perf_counter(), _dt.datetime.now(_dt.timezone.utc)
+        from roarkit import plots
+        plots.style()
+        return self.params
+
+    def add_data(self, info) -> None:
+        """Record a dataset used by the page (a :class:`roarkit.data.DataInfo`)."""
+        if all(d.name != info.name for d in self.data):
+            self.data.append(info)
+
+    # -- provenance ---------------------------------------------------------------------------
+    def reduced(self) -> dict:
+        """Parameters that differ from the paper profile (empty when the page ran the paper's settings)."""
+        paper = profile_values("paper", self.name)
+        if paper is None:
+            paper = {k: v for k, v in self.defaults.items()}
+        ran = self.params.as_dict()
+        return {k: (ran[k], v) for k, v in paper.items() if k != "profile" and k in ran and ran[k] != v}
+
+    def rerun_command(self) -> str:
+        ran = self.params.as_dict()
+        prof = profile_values(ran.get("profile", "paper"), self.name) or {}
+        extra = [(k, v) for k, v in ran.items() if k != "profile" and k in prof and prof[k] != v]
+        opts = "".join(f" -p {k} {json.dumps(v) if not isinstance(v, str) else v}" for k, v in extra)
+        return f"python -m roarkit run {self.name} --profile {ran.get('profile', 'paper')}{opts}"
+
+    def record(self) -> dict:
+        """The page's provenance as a JSON-able dict (read back by the Status page)."""
+        env = provenance.environment(self.device)
+        return {
+            "page": self.name,
+            "profile": self.params.profile if hasattr(self.params, "profile") else "paper",
+            "parameters": self.params.as_dict(),
+            "reduced": {k: {"ran": a, "paper": b} for k, (a, b) in self.reduced().items()},
+            "data": [d.as_dict() for d in self.data],
+            "device": env["device"], "versions": env["versions"], "commit": env["commit"],
+            "executed": self._started.strftime("%Y-%m-%d %H:%M UTC"),
+            "seconds": round(time.perf_counter() - self._t0, 1),
+            "rerun": self.rerun_command(),
+        }
+
+    def finish(self) -> dict:
+        """Glue the provenance block (``provenance``) for the top of the page; returns the record."""
+        from myst_nb import glue
+        rec = self.record()
+        glue("provenance", _Block(rec), display=False)
+        return rec
+
+
+def _data_line(d: dict) -> str:
+    canon = CANONICAL.get(d["name"])
+    md5 = ", ".join(f"`{f['file']}` {f['md5']}" for f in d["files"])
+    line = (f"**{d['name']}**: {d['n_train']:,} train / {d['n_test']:,} test images used "
+            f"(of {d['n_train_available']:,} / {d['n_test_available']:,} on disk), from `{d['source']}`; md5: {md5}.")
+    if canon and (d["n_train_available"], d["n_test_available"]) != canon:
+        line += (f" *The files here hold {d['n_train_available']:,} training images, not the canonical "
+                 f"{canon[0]:,}.*")
+    return line
+
+
+def markdown(rec: dict) -> str:
+    """The provenance block as MyST markdown."""
+    secs = rec["seconds"]
+    took = f"{secs:.0f} s" if secs < 120 else f"{secs / 60:.1f} min"
+    v = rec["versions"]
+    vers = ", ".join(f"{k} {v[k]}" for k in ("torch", "torchvision", "captum", "roarkit") if k in v)
+    params = ", ".join(f"`{k}={val}`" for k, val in rec["parameters"].items())
+    data = "\n".join(f"- {_data_line(d)}" for d in rec["data"]) or "- (no dataset)"
+    if rec["reduced"]:
+        diffs = ", ".join(f"`{k}` {x['ran']} (paper: {x['paper']})" for k, x in rec["reduced"].items())
+        kind, head = "warning", (f"Ran with reduced settings (profile `{rec['profile']}`): {diffs}. "
+                                 "Numbers on this page are not the paper-setting results.")
+    else:
+        kind, head = "note", f"Ran with the paper's settings (profile `{rec['profile']}`)."
+    return (f":::{{admonition}} Provenance\n:class: {kind}\n{head}\n\n"
+            f"- **Parameters**: {params}\n{data}\n"
+            f"- **Device**: {rec['device']}; **versions**: {vers}; **commit**: `{rec['commit']}`\n"
+            f"- **Executed** {rec['executed']} in {took}. **Rerun this page**: `{rec['rerun']}`\n:::\n")
+
+
+class _Block:
+    """Glued object: markdown for the page, JSON for the Status page."""
+
+    def __init__(self, rec: dict):
+        self.rec = rec
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/markdown": markdown(self.rec), MIME: self.rec}
+
+    def __repr__(self):
+        return f"<provenance of {self.rec['page']}>"

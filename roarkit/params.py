@@ -1,0 +1,152 @@
+"""Page parameters: one vocabulary for the whole book, each name with its rule.
+
+A page declares its parameters (with the paper's values as defaults) in a cell tagged
+``parameters``; papermill injects overrides after it (``-p seeds 3`` or a profile file with ``-f``).
+:func:`check` then rejects names the page does not declare and values a rule forbids, with one
+message that names every problem and the fix, before any work is done.
+"""
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+class ParameterError(ValueError):
+    """Unknown or invalid page parameters (the message names each one and the fix)."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    check: Callable[[Any], str | None]  # None when fine, else what is wrong
+    help: str
+
+
+def _int(lo: int) -> Callable[[Any], str | None]:
+    def check(v):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            return f"must be a whole number, got {v!r}"
+        return None if v >= lo else f"must be at least {lo}, got {v}"
+    return check
+
+
+def _float(lo: float, hi: float | None = None, lo_open=True, hi_open=True):
+    def check(v):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            return f"must be a number, got {v!r}"
+        bad_lo = v <= lo if lo_open else v < lo
+        bad_hi = hi is not None and (v >= hi if hi_open else v > hi)
+        if bad_lo or bad_hi:
+            lb, rb = "(" if lo_open else "[", ")" if hi_open else "]"
+            return f"must lie in {lb}{lo}, {hi if hi is not None else 'inf'}{rb}, got {v}"
+        return None
+    return check
+
+
+def _choice(options: tuple[str, ...]):
+    def check(v):
+        return None if v in options else f"must be one of {', '.join(map(repr, options))}, got {v!r}"
+    return check
+
+
+def _datasets(v):
+    from roarkit.data import DATASETS
+    if isinstance(v, str) or not isinstance(v, (list, tuple)) or not v:
+        return f"must be a non-empty list of dataset names, got {v!r}"
+    bad = [d for d in v if d not in DATASETS]
+    return f"unknown dataset(s) {bad}; known: {', '.join(DATASETS)}" if bad else None
+
+
+def _thresholds(v):
+    if not isinstance(v, (list, tuple)) or not v:
+        return f"must be a non-empty list of percentages, got {v!r}"
+    bad = [t for t in v if isinstance(t, bool) or not isinstance(t, numbers.Real) or not 0 < t < 100]
+    return f"every threshold must be a percentage strictly between 0 and 100; bad: {bad}" if bad else None
+
+
+def _methods(v):
+    from roarkit.attribution import METHODS
+    if isinstance(v, str) or not isinstance(v, (list, tuple)) or not v:
+        return f"must be a non-empty list of saliency methods, got {v!r}"
+    bad = [m for m in v if m not in METHODS]
+    return f"unknown method(s) {bad}; known: {', '.join(METHODS)}" if bad else None
+
+
+def _device(v):
+    ok = isinstance(v, str) and (v in ("auto", "cpu", "cuda") or v.startswith("cuda:"))
+    return None if ok else f"must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {v!r}"
+
+
+def _profile(v):
+    return None if isinstance(v, str) and v.strip() else f"must be a profile name such as 'quick' or 'paper', got {v!r}"
+
+
+#: Every parameter name used by a page of the book, with its rule.
+RULES: dict[str, Rule] = {
+    "profile": Rule(_profile, "the settings this page ran with: 'quick' (CPU, minutes) or 'paper'"),
+    "datasets": Rule(_datasets, "datasets to run on, e.g. ['mnist', 'fashion_mnist']"),
+    "n_train": Rule(_int(0), "training images to use per dataset (0 = all available)"),
+    "n_test": Rule(_int(0), "test images to use per dataset (0 = all available)"),
+    "subset_seed": Rule(_int(0), "seed of the stratified subset when n_train/n_test is set"),
+    "seeds": Rule(_int(1), "independent training runs (seeds 0..seeds-1)"),
+    "seed": Rule(_int(0), "seed of a single training run"),
+    "epochs": Rule(_int(1), "training epochs"),
+    "batch_size": Rule(_int(1), "mini-batch size"),
+    "lr": Rule(_float(0.0), "learning rate"),
+    "momentum": Rule(_float(0.0, 1.0, lo_open=False), "SGD momentum"),
+    "thresholds": Rule(_thresholds, "percentages of pixels removed, each in (0, 100)"),
+    "ig_steps": Rule(_int(1), "integration steps of Integrated Gradients"),
+    # saliency-guided training (SGT / SMOOT chapter)
+    "val_fraction": Rule(_float(0.0, 1.0), "share of the training images held out for model selection"),
+    "sgt_k": Rule(_float(0.0, 1.0, lo_open=False, hi_open=False), "SGT: fraction of pixels masked per image"),
+    "lam": Rule(_float(0.0, lo_open=False), "SGT: weight λ of the KL term"),
+    "rank_by": Rule(_choice(("abs", "signed")), "SGT masking rank: 'abs' (smallest magnitudes) or 'signed'"),
+    "alpha": Rule(_float(0.0, 1.0, lo_open=False, hi_open=False), "SMOOT: weight α of the top-1 change"),
+    "top_n": Rule(_int(2), "SMOOT: classes 2..n enter the top-n change"),
+    "w": Rule(_float(0.0, lo_open=False), "SMOOT: step of the masking fraction per unit of output change"),
+    "k_min": Rule(_float(0.0, 1.0, lo_open=False, hi_open=False), "SMOOT: lowest masking fraction"),
+    "k_max": Rule(_float(0.0, 1.0, lo_open=False, hi_open=False), "SMOOT: highest masking fraction"),
+    "k_init": Rule(_float(0.0, 1.0, lo_open=False, hi_open=False), "SMOOT: initial masking fraction"),
+    "signed_seeds": Rule(_int(0), "seeds of the extra SGT run ranking by the signed gradient (0 = none)"),
+    "drop_methods": Rule(_methods, "saliency methods of the accuracy-drop curves, e.g. ['grad', 'ig', 'random']"),
+    "n_drop": Rule(_int(1), "test images of the accuracy-drop curves"),
+    "nt_samples": Rule(_int(1), "noisy samples of SmoothGrad"),
+    "device": Rule(_device, "'auto' (GPU when available), 'cpu' or 'cuda'"),
+}
+
+
+def _same_kind(default, value) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, numbers.Real) and isinstance(value, numbers.Real):
+        return not (isinstance(default, numbers.Integral) and not isinstance(value, numbers.Integral))
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, (list, tuple))
+    return isinstance(value, type(default))
+
+
+def check(values: dict[str, Any], defaults: dict[str, Any], *, page: str = "this page") -> dict[str, Any]:
+    """Validate ``values`` (declared and injected) against the page's ``defaults``.
+
+    Raises :class:`ParameterError` listing every unknown name and every invalid value.
+    """
+    problems = []
+    for name in values:
+        if name not in defaults:
+            problems.append(f"unknown parameter {name!r}")
+    for name, value in values.items():
+        if name not in defaults:
+            continue
+        rule = RULES.get(name)
+        why = rule.check(value) if rule else None
+        if why is None and not _same_kind(defaults[name], value):
+            why = f"must be of the same kind as its default {defaults[name]!r}, got {value!r}"
+        if why:
+            problems.append(f"parameter {name!r} {why}")
+    if problems:
+        takes = "\n".join(
+            f"  {n} = {defaults[n]!r}" + (f"  # {RULES[n].help}" if n in RULES else "") for n in defaults)
+        raise ParameterError(
+            f"{page}: " + "; ".join(problems) + ".\nFix the -p option or profile file. "
+            f"{page} takes these parameters (paper values shown):\n{takes}")
+    return dict(values)

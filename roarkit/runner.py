@@ -1,0 +1,167 @@
+"""Execute the book's pages and build it.
+
+``notebooks/<page>.py`` (jupytext percent source) → papermill with the profile's parameters
+(``notebooks/profiles/<profile>/<page>.yaml``, the same file ``papermill -f`` takes) and ``-p`` overrides →
+``book/<page>.ipynb`` → ``jupyter-book build`` with execution off. A page that fails is kept aside
+in ``_build/failed/`` and never replaces the last good executed page.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from roarkit import provenance
+from roarkit.page import MIME
+
+STATUS_PAGE = "status.md"
+
+
+class RunError(RuntimeError):
+    """A page could not be run or the book could not be built (the message says why and how to fix)."""
+
+
+def repo() -> Path:
+    root = provenance.repo_root()
+    if root is None:
+        raise RunError("roarkit is not running from a checkout: the runner needs the repository "
+                       "(notebooks/, notebooks/profiles/, _config.yml). Clone it and `pip install -e .`.")
+    return root
+
+
+def sources() -> dict[str, Path]:
+    """Page name → jupytext source, in the order of the table of contents."""
+    found = {p.stem: p for p in sorted((repo() / "notebooks").glob("*.py"))}
+    toc = (repo() / "_toc.yml").read_text()
+    return dict(sorted(found.items(), key=lambda kv: (toc.find(f"book/{kv[0]}") % (len(toc) + 1), kv[0])))
+
+
+def profiles() -> list[str]:
+    return sorted(p.name for p in (repo() / "notebooks" / "profiles").iterdir() if p.is_dir())
+
+
+def profile_file(profile: str, page: str) -> Path:
+    """``notebooks/profiles/<profile>/<page>.yaml``, or ``<profile>/<page>.yaml`` when ``profile`` is a folder."""
+    folder = Path(profile) if Path(profile).is_dir() else repo() / "notebooks" / "profiles" / profile
+    path = folder / f"{page}.yaml"
+    if not path.exists():
+        raise RunError(f"profile {profile!r} has no file for page {page!r} ({path}). Known profiles: "
+                       f"{', '.join(profiles())}; a custom profile is a folder holding <page>.yaml files.")
+    return path
+
+
+def parse_value(text: str):
+    """``-p`` values as papermill reads them: numbers, booleans, lists (YAML), else the string."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def execute(page: str, profile: str = "quick", overrides: dict | None = None, *, root: Path | None = None,
+            progress: bool = False) -> Path:
+    """Run one page through papermill into ``<root>/book/<page>.ipynb``; returns that path."""
+    import jupytext
+    import papermill as pm
+
+    src = sources().get(page)
+    if src is None:
+        raise RunError(f"unknown page {page!r}; pages: {', '.join(sources())} (or 'all')")
+    root = Path(root or repo())
+    with open(profile_file(profile, page)) as f:
+        parameters = yaml.safe_load(f) or {}
+    parameters.setdefault("profile", Path(profile).name)
+    parameters.update(overrides or {})
+    nb = jupytext.read(src)
+    nb.metadata.pop("jupytext", None)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    out = root / "book" / f"{page}.ipynb"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".ipynb", dir=out.parent, prefix=f".{page}.")
+    os.close(fd)
+    t0 = time.perf_counter()
+    try:
+        pm.execute_notebook(nb, tmp, parameters=parameters, kernel_name="python3", cwd=str(root),
+                            progress_bar=progress, log_output=False)
+    except pm.PapermillExecutionError as exc:
+        failed = root / "_build" / "failed" / f"{page}.ipynb"
+        failed.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(tmp, failed)
+        raise RunError(f"page {page!r} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n"
+                       f"(the executed notebook is kept at {failed}; {out.name} was left as it was)") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    os.replace(tmp, out)
+    print(f"executed {page} ({profile}) in {time.perf_counter() - t0:.0f} s -> {out}", flush=True)
+    return out
+
+
+def record(path: Path) -> dict | None:
+    """The provenance record a page glued (see :class:`roarkit.page.Page`), or None."""
+    nb = json.loads(Path(path).read_text())
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []) or []:
+            if out.get("metadata", {}).get("scrapbook", {}).get("name") == "provenance":
+                data = out.get("data", {})
+                rec = next((v for k, v in data.items() if k.endswith(MIME)), None)
+                return rec if isinstance(rec, dict) else None
+    return None
+
+
+def write_status(root: Path | None = None) -> Path:
+    """Write ``book/status.md``: one row per executed page with its provenance."""
+    root = Path(root or repo())
+    rows = []
+    for page in sources():
+        path = root / "book" / f"{page}.ipynb"
+        rec = record(path) if path.exists() else None
+        if rec is None:
+            rows.append(f"| {page} | not executed | | | | | |")
+            continue
+        data = "<br>".join(f"{d['name']} {d['n_train']:,}/{d['n_test']:,}" for d in rec["data"])
+        settings = "paper" if not rec["reduced"] else "reduced: " + ", ".join(rec["reduced"])
+        rows.append(f"| [{page}]({page}.ipynb) | `{rec['profile']}` ({settings}) | {data} | {rec['device']} "
+                    f"| `{rec['commit']}` | {rec['executed']} | {rec['seconds']:.0f} s |")
+    text = ("# Status\n\nEvery page of this book is a notebook executed by `python -m roarkit run`. "
+            "This table is generated from the provenance each executed page recorded; it is rewritten "
+            "at every build.\n\n"
+            "| Page | Profile | Data (train/test images) | Device | Commit | Executed | Duration |\n"
+            "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
+    out = root / "book" / STATUS_PAGE
+    if not out.exists() or out.read_text() != text:
+        out.write_text(text)
+    return out
+
+
+def build(root: Path | None = None, *, strict: bool = True) -> Path:
+    """``jupyter-book build`` (execution off, ``-W``) of the book at ``root``; returns the HTML folder."""
+    root = Path(root or repo())
+    write_status(root)
+    cmd = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(root),
+           "--path-output", str(root)]
+    if strict:
+        cmd += ["-W", "--keep-going"]
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RunError(f"jupyter-book build failed (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n"
+                       f"{proc.stderr[-4000:]}")
+    return root / "_build" / "html"
+
+
+def run(pages: list[str], profile: str, overrides: dict | None = None, *, root: Path | None = None,
+        build_book: bool = True, progress: bool = False) -> list[Path]:
+    """Execute ``pages`` (``["all"]`` for every page) with a profile, then build the book."""
+    names = list(sources()) if pages == ["all"] else pages
+    done = [execute(p, profile, overrides, root=root, progress=progress) for p in names]
+    if build_book:
+        html = build(root)
+        print(f"built the book: {html / 'index.html'}")
+    return done

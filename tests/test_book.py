@@ -1,0 +1,198 @@
+"""The whole pipeline, for real: every page through papermill in the quick profile, the results store,
+``jupyter-book build -W``, and a headless-browser check of the built HTML (Debian's Chromium)."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from roarkit import runner
+
+REPO = Path(__file__).resolve().parents[1]
+PAGES = list(runner.sources())
+ARTIFACTS = REPO / "test-artifacts"
+pytestmark = pytest.mark.book
+
+
+def _book_skeleton(root: Path, executed: bool) -> Path:
+    """A copy of the book's sources in ``root`` (with the committed executed pages when ``executed``)."""
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(REPO / name, root / name)
+    (root / "book").mkdir()
+    for f in (REPO / "book").iterdir():
+        if f.suffix in (".md", ".bib") or (executed and f.suffix == ".ipynb"):
+            shutil.copy(f, root / "book" / f.name)
+    return root
+
+
+def _cli(*args, env, timeout=900):
+    return subprocess.run([sys.executable, "-m", "roarkit", *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO)
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    """The book executed from scratch with the quick profile into a fresh root and an empty store."""
+    root = _book_skeleton(tmp_path_factory.mktemp("quick"), executed=False)
+    env = {**os.environ, "ROARKIT_CACHE": str(root / ".cache"), "CI": "1"}
+    proc = _cli("run", "all", "--profile", "quick", "--root", str(root), env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return root, env
+
+
+@pytest.fixture(scope="module")
+def committed(tmp_path_factory):
+    """The committed executed pages, built as `make book` builds them."""
+    root = _book_skeleton(tmp_path_factory.mktemp("committed"), executed=True)
+    missing = [p for p in PAGES if not (root / "book" / f"{p}.ipynb").exists()]
+    assert not missing, f"pages without a committed executed notebook: {missing} (run python -m roarkit run)"
+    proc = _cli("build", "--root", str(root), env=dict(os.environ))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return root
+
+
+def _outputs(nb):
+    return [o for c in nb["cells"] for o in c.get("outputs", [])]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_executed_by_papermill_with_quick_profile(quick, page):
+    root, _ = quick
+    nb = json.loads((root / "book" / f"{page}.ipynb").read_text())
+    assert nb["metadata"]["papermill"]["parameters"]["profile"] == "quick"
+    assert not [o for o in _outputs(nb) if o["output_type"] == "error"]
+    rec = runner.record(root / "book" / f"{page}.ipynb")
+    assert rec["profile"] == "quick" and rec["reduced"], "a quick run must say it used reduced settings"
+    for d in rec["data"]:
+        assert d["n_train"] > 0 and all(len(f["md5"]) == 32 for f in d["files"])
+    assert rec["device"] and rec["versions"]["torch"] and rec["commit"]
+
+
+def test_status_page_lists_every_page(quick):
+    root, _ = quick
+    text = (root / "book" / "status.md").read_text()
+    for page in PAGES:
+        assert f"| [{page}]({page}.ipynb) | `quick` (reduced: " in text
+
+
+def test_rerun_reads_every_unit_from_the_store(quick):
+    root, env = quick
+    cache = root / ".cache"
+    before = {p: p.stat().st_mtime_ns for p in cache.rglob("*.pt")}
+    assert before, "the quick run stored no units"
+    proc = _cli("run", "data_and_models", "--profile", "quick", "--root", str(root), "--no-build", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert {p: p.stat().st_mtime_ns for p in cache.rglob("*.pt")} == before  # nothing recomputed
+    text = (root / "book" / "data_and_models.ipynb").read_text()
+    assert "computed now" not in text and "from store" in text
+
+
+@pytest.mark.parametrize("args,words", [
+    (["-p", "batchsize", "64"], "unknown parameter 'batchsize'"),
+    (["-p", "epochs", "0"], "parameter 'epochs' must be at least 1"),
+    (["-p", "datasets", "[mnist, imagenet]"], "unknown dataset(s) ['imagenet']"),
+])
+def test_bad_parameter_fails_in_first_cell_and_keeps_the_page(quick, args, words):
+    root, env = quick
+    page = root / "book" / "data_and_models.ipynb"
+    kept = page.read_bytes()
+    proc = _cli("run", "data_and_models", "--profile", "quick", "--root", str(root), "--no-build", *args, env=env)
+    assert proc.returncode == 2
+    assert "ParameterError" in proc.stderr and words in proc.stderr
+    assert page.read_bytes() == kept  # the last good page is untouched
+    failed = json.loads((root / "_build" / "failed" / "data_and_models.ipynb").read_text())
+    code = [c for c in failed["cells"] if c["cell_type"] == "code"]
+    tags = [c["metadata"].get("tags", []) for c in code]
+    first = tags.index(["injected-parameters"]) + 1  # the first cell after papermill's injection
+    assert [o["output_type"] for o in code[first]["outputs"]] == ["error"]
+    assert all(not c.get("outputs") for c in code[first + 1:])
+
+
+def test_unknown_profile_and_page_are_named():
+    env = dict(os.environ)
+    proc = _cli("run", "data_and_models", "--profile", "fast", "--no-build", env=env)
+    assert proc.returncode == 2 and "profile 'fast' has no file" in proc.stderr and "paper, quick" in proc.stderr
+    proc = _cli("run", "nosuchpage", "--no-build", env=env)
+    assert proc.returncode == 2 and "unknown page 'nosuchpage'" in proc.stderr
+
+
+def test_papermill_cli_takes_a_profile_file_directly(tmp_path):
+    """The README's pipe: jupytext → papermill -f profile; a bad -p still stops in the first cell."""
+    bindir = Path(sys.executable).parent
+    src = REPO / "notebooks" / "data_and_models.py"
+    prof = REPO / "notebooks" / "profiles" / "quick" / "data_and_models.yaml"
+    out = tmp_path / "out.ipynb"
+    cmd = (f"{bindir / 'jupytext'} --to ipynb -o - {src} | {bindir / 'papermill'} - {out} -f {prof} "
+           f"-p nonsense 1 -k python3")
+    proc = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert proc.returncode != 0
+    assert "unknown parameter 'nonsense'" in proc.stderr
+    nb = json.loads(out.read_text())
+    assert nb["metadata"]["papermill"]["parameters"]["profile"] == "quick"
+
+
+# -- the built HTML in a real browser ----------------------------------------------------------------
+def _browser_check(html: Path, label: str):
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    assert Path(chromium).exists(), "Chromium is needed for the browser check: apt-get install chromium"
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(SimpleHTTPRequestHandler, directory=str(html)))
+    Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    executed = {f"book/{p}.html" for p in PAGES}
+    pages = ["index.html", "book/intro.html", "book/status.html", *sorted(executed)]
+    problems = []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium, args=[
+                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync"])
+            tab = browser.new_page()
+            js_errors = []
+            tab.on("pageerror", lambda e: js_errors.append(str(e)))
+            for rel in pages:
+                js_errors.clear()
+                resp = tab.goto(f"{base}/{rel}", wait_until="load")
+                found = []
+                if resp is None or resp.status != 200:
+                    found.append(f"HTTP {resp.status if resp else 'no response'}")
+                else:
+                    imgs = tab.eval_on_selector_all("img", "els => els.map(e => [e.getAttribute('src'), e.complete && e.naturalWidth > 0])")
+                    found += [f"broken image {src}" for src, ok in imgs if not ok]
+                    bad = tab.eval_on_selector_all(
+                        ".output.traceback, .output.stderr, .system-message, .problematic, .error",
+                        "els => els.map(e => e.innerText.slice(0, 200))")
+                    found += [f"error output: {b}" for b in bad]
+                    if rel in executed:
+                        if not tab.locator(".admonition", has_text="Provenance").count():
+                            found.append("no provenance block")
+                        if not tab.locator("figure img, .cell_output img").count():
+                            found.append("no rendered figure")
+                    found += [f"javascript error: {e}" for e in js_errors]
+                if found:
+                    ARTIFACTS.mkdir(exist_ok=True)
+                    shot = ARTIFACTS / f"{label}-{rel.replace('/', '_')}.png"
+                    tab.screenshot(path=str(shot), full_page=True)
+                    problems.append(f"{rel}: {'; '.join(found)} (screenshot {shot})")
+            browser.close()
+    finally:
+        server.shutdown()
+    assert not problems, "\n".join(problems)
+
+
+def test_quick_book_in_browser(quick):
+    root, _ = quick
+    html = runner.build(root)
+    _browser_check(html, "quick")
+
+
+def test_committed_book_in_browser(committed):
+    _browser_check(committed / "_build" / "html", "committed")
