@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--progress", action="store_true", help="show papermill's cell progress bar")
     b = sub.add_parser("build", help="build the HTML book from the executed pages (jupyter-book -W)")
     b.add_argument("--root")
-    s = sub.add_parser("status", help="list each executed page and its provenance")
+    s = sub.add_parser("status", help="list each page, its profile, and whether it is stale")
     s.add_argument("--root")
     a = ap.parse_args(argv)
     try:
@@ -32,7 +32,11 @@ def main(argv: list[str] | None = None) -> int:
         elif a.cmd == "build":
             print(f"built the book: {runner.build(a.root) / 'index.html'}")
         else:
-            print(runner.write_status(a.root).read_text())
+            rows = runner.status(a.root)
+            width = max(len(r["page"]) for r in rows)
+            for r in rows:
+                state = f"STALE: {r['why']}" if r["stale"] else "current"
+                print(f"{r['page']:<{width}}  {r['profile']:<8} {r['executed']:<21} {state}")
     except (runner.RunError, ParameterError) as exc:
         print(f"roarkit: {exc}", file=sys.stderr)
         return 2

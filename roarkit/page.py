@@ -96,6 +96,8 @@ class Page:
     def record(self) -> dict:
         """The page's provenance as a JSON-able dict (read back by the Status page)."""
         env = provenance.environment(self.device)
+        from roarkit import results, runner
+        src = runner.sources().get(self.name) if provenance.repo_root() else None
         return {
             "page": self.name,
             "profile": self.params.profile if hasattr(self.params, "profile") else "paper",
@@ -106,6 +108,8 @@ class Page:
             "executed": self._started.strftime("%Y-%m-%d %H:%M UTC"),
             "seconds": round(time.perf_counter() - self._t0, 1),
             "rerun": self.rerun_command(),
+            "code_version": results.code_version(),
+            "source_sha256": runner.file_sha256(src) if src else None,
         }
 
     def finish(self) -> dict:

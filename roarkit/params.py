@@ -72,9 +72,51 @@ def _methods(v):
     return f"unknown method(s) {bad}; known: {', '.join(METHODS)}" if bad else None
 
 
+def _cifars(v):
+    ok = ("cifar10", "cifar100")
+    if isinstance(v, str) or not isinstance(v, (list, tuple)) or not v or any(d not in ok for d in v):
+        return f"must be a non-empty list drawn from {list(ok)}, got {v!r}"
+    return None
+
+
 def _device(v):
     ok = isinstance(v, str) and (v in ("auto", "cpu", "cuda") or v.startswith("cuda:"))
     return None if ok else f"must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {v!r}"
+
+
+def _int_list(lo: int, what: str):
+    def check(v):
+        if isinstance(v, str) or not isinstance(v, (list, tuple)) or not v:
+            return f"must be a non-empty list of {what}, got {v!r}"
+        bad = [t for t in v if isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < lo]
+        return f"must hold whole numbers of at least {lo} ({what}); bad: {bad}" if bad else None
+    return check
+
+
+def _prob_list(v):
+    if isinstance(v, str) or not isinstance(v, (list, tuple)) or not v:
+        return f"must be a non-empty list of probabilities, got {v!r}"
+    bad = [t for t in v if isinstance(t, bool) or not isinstance(t, numbers.Real) or not 0 < t < 1]
+    return f"every value must lie strictly between 0 and 1; bad: {bad}" if bad else None
+
+
+def _names(kind: str, options: Callable[[], tuple]):
+    def check(v):
+        if isinstance(v, str) or not isinstance(v, (list, tuple)) or not v:
+            return f"must be a non-empty list of {kind} names, got {v!r}"
+        bad = [t for t in v if t not in options()]
+        return f"unknown {kind}(s) {bad}; known: {', '.join(options())}" if bad else None
+    return check
+
+
+def _baseline_names():
+    from roarkit.baselines import BASELINES
+    return BASELINES
+
+
+def _method_names():
+    from roarkit.maps import METHODS
+    return METHODS
 
 
 def _profile(v):
@@ -92,6 +134,9 @@ RULES: dict[str, Rule] = {
     "seed": Rule(_int(0), "seed of a single training run"),
     "epochs": Rule(_int(1), "training epochs"),
     "batch_size": Rule(_int(1), "mini-batch size"),
+    "batch_sizes": Rule(lambda v: None if isinstance(v, list) and v and all(
+        isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in v) else
+        f"must be a non-empty list of whole numbers of at least 1, got {v!r}", "batch sizes of a sweep"),
     "lr": Rule(_float(0.0), "learning rate"),
     "momentum": Rule(_float(0.0, 1.0, lo_open=False), "SGD momentum"),
     "thresholds": Rule(_thresholds, "percentages of pixels removed, each in (0, 100)"),
@@ -111,7 +156,19 @@ RULES: dict[str, Rule] = {
     "drop_methods": Rule(_methods, "saliency methods of the accuracy-drop curves, e.g. ['grad', 'ig', 'random']"),
     "n_drop": Rule(_int(1), "test images of the accuracy-drop curves"),
     "nt_samples": Rule(_int(1), "noisy samples of SmoothGrad"),
+    "cifar_datasets": Rule(_cifars, "CIFAR datasets of the SGT chapter: ['cifar10', 'cifar100']"),
     "device": Rule(_device, "'auto' (GPU when available), 'cpu' or 'cuda'"),
+    # input perturbation chapter
+    "n_images": Rule(_int(0), "test images explained and evaluated per dataset (0 = every loaded test image)"),
+    "windows": Rule(_int_list(1, "occlusion window sizes in pixels"), "occlusion window sizes in pixels"),
+    "strides": Rule(_int_list(1, "occlusion strides in pixels"), "occlusion strides in pixels (at most the window)"),
+    "rise_masks": Rule(_int_list(1, "numbers of RISE masks"), "numbers of RISE masks (nested: the largest costs all)"),
+    "rise_cell": Rule(_int_list(1, "RISE cell sizes in pixels"), "RISE cell sizes in pixels"),
+    "rise_p": Rule(_prob_list, "RISE keep probabilities, each in (0, 1)"),
+    "baselines": Rule(_names("baseline", _baseline_names), "baselines that replace removed pixels"),
+    "methods": Rule(_names("saliency method", _method_names), "saliency methods to evaluate"),
+    "metric_steps": Rule(_int(2), "steps of a perturbation curve from 0 to 100 % of the pixels removed"),
+    "sanity_images": Rule(_int(0), "test images in the randomisation test (0 = all n_images)"),
 }
 
 

@@ -84,7 +84,9 @@ def execute(page: str, profile: str = "quick", overrides: dict | None = None, *,
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     out = root / "book" / f"{page}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".ipynb", dir=out.parent, prefix=f".{page}.")
+    work = root / "_build" / "running"  # not in book/: a build running meanwhile must not see it
+    work.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".ipynb", dir=work, prefix=f"{page}.")
     os.close(fd)
     t0 = time.perf_counter()
     try:
@@ -116,25 +118,78 @@ def record(path: Path) -> dict | None:
     return None
 
 
+def file_sha256(path: Path) -> str:
+    import hashlib
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def stale(page: str, rec: dict | None) -> list[str]:
+    """Why an executed page no longer matches the code, its source, its data or its profile ([] = current)."""
+    from roarkit import data, results
+    if rec is None:
+        return ["never executed"]
+    why = []
+    if rec.get("code_version") != results.code_version():
+        why.append(f"roarkit code changed ({rec.get('code_version')} -> {results.code_version()})")
+    src = sources().get(page)
+    if src is None or rec.get("source_sha256") != file_sha256(src):
+        why.append(f"source notebooks/{page}.py changed")
+    for d in rec.get("data", []):
+        try:
+            folder = data.locate(d["name"])
+        except data.DataError:
+            why.append(f"data {d['name']} no longer found")
+            continue
+        changed = [f["file"] for f in d["files"]
+                   if not (folder / f["file"]).exists() or data.md5_file(folder / f["file"]) != f["md5"]]
+        if changed:
+            why.append(f"data {d['name']} changed ({', '.join(changed)})")
+    try:
+        with open(profile_file(rec["profile"], page)) as f:
+            wanted = yaml.safe_load(f) or {}
+        diff = [k for k, v in wanted.items() if rec["parameters"].get(k) != v]
+        if diff:
+            why.append(f"profile {rec['profile']} now sets {', '.join(diff)} differently")
+    except RunError:
+        pass
+    return why
+
+
+def status(root: Path | None = None) -> list[dict]:
+    """One row per page: profile, when executed, and whether (and why) it is stale."""
+    root = Path(root or repo())
+    rows = []
+    for page in sources():
+        path = root / "book" / f"{page}.ipynb"
+        rec = record(path) if path.exists() else None
+        why = stale(page, rec)
+        rows.append({"page": page, "profile": rec["profile"] if rec else "-",
+                     "executed": rec["executed"] if rec else "-", "stale": bool(why), "why": "; ".join(why)})
+    return rows
+
+
 def write_status(root: Path | None = None) -> Path:
-    """Write ``book/status.md``: one row per executed page with its provenance."""
+    """Write ``book/status.md``: one row per page with its provenance and whether it is stale."""
     root = Path(root or repo())
     rows = []
     for page in sources():
         path = root / "book" / f"{page}.ipynb"
         rec = record(path) if path.exists() else None
         if rec is None:
-            rows.append(f"| {page} | not executed | | | | | |")
+            rows.append(f"| {page} | not executed | | | | | | |")
             continue
         data = "<br>".join(f"{d['name']} {d['n_train']:,}/{d['n_test']:,}" for d in rec["data"])
         settings = "paper" if not rec["reduced"] else "reduced: " + ", ".join(rec["reduced"])
+        why = stale(page, rec)
         rows.append(f"| [{page}]({page}.ipynb) | `{rec['profile']}` ({settings}) | {data} | {rec['device']} "
-                    f"| `{rec['commit']}` | {rec['executed']} | {rec['seconds']:.0f} s |")
+                    f"| `{rec['commit']}` | {rec['executed']} | {rec['seconds']:.0f} s "
+                    f"| {'stale: ' + '; '.join(why) if why else 'current'} |")
     text = ("# Status\n\nEvery page of this book is a notebook executed by `python -m roarkit run`. "
-            "This table is generated from the provenance each executed page recorded; it is rewritten "
-            "at every build.\n\n"
-            "| Page | Profile | Data (train/test images) | Device | Commit | Executed | Duration |\n"
-            "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
+            "This table is generated from the provenance each executed page recorded and is rewritten at "
+            "every build. A page is *stale* when the roarkit code, its source, its data or its profile "
+            "changed after it was executed (`python -m roarkit status` says the same).\n\n"
+            "| Page | Profile | Data (train/test images) | Device | Commit | Executed | Duration | Current? |\n"
+            "|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
     out = root / "book" / STATUS_PAGE
     if not out.exists() or out.read_text() != text:
         out.write_text(text)

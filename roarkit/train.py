@@ -216,3 +216,15 @@ def fit(model_name: str, data, config: TrainConfig, *, seed: int, device=None,
     state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
     return TrainResult(metrics=metrics, history=history, seconds=history["seconds"],
                        state_dict=state)
+
+
+def fit_cached(store, model_name: str, data, config: TrainConfig, *, seed: int, progress=None):
+    """:func:`fit` as a unit of the results store (kind ``train``): trained once per model, config,
+    seed, data and code version, then read back. The value holds metrics, history, seconds and the
+    CPU state_dict; pages and the ROAR grid share these units."""
+    def compute():
+        r = fit(model_name, data, config, seed=seed, progress=progress)
+        return {"metrics": r.metrics.as_dict(), "history": r.history, "seconds": r.seconds,
+                "state_dict": r.state_dict}
+    return store.cached("train", {"model": model_name, "config": config.as_dict(), "seed": seed}, data.info,
+                        compute, device=getattr(data, "device", "cpu"))

@@ -76,6 +76,30 @@ def test_status_page_lists_every_page(quick):
     text = (root / "book" / "status.md").read_text()
     for page in PAGES:
         assert f"| [{page}]({page}.ipynb) | `quick` (reduced: " in text
+    assert "stale" not in text.split("| Current? |")[1]  # just executed: every page current
+
+
+def _set(rec, path, value):
+    node = rec
+    for k in path[:-1]:
+        node = node[k]
+    node[path[-1]] = value
+
+
+@pytest.mark.parametrize("path,value,words", [
+    (("code_version",), "0.0.0+000000000000", "roarkit code changed"),
+    (("source_sha256",), "0" * 64, "source notebooks/data_and_models.py changed"),
+    (("data", 0, "files", 0, "md5"), "0" * 32, "data mnist changed"),
+    (("parameters", "epochs"), 7, "profile quick now sets epochs differently"),
+])
+def test_status_says_why_a_page_is_stale(quick, path, value, words):
+    import copy
+    root, _ = quick
+    rec = runner.record(root / "book" / "data_and_models.ipynb")
+    assert runner.stale("data_and_models", rec) == []
+    changed = copy.deepcopy(rec)
+    _set(changed, path, value)
+    assert any(words in w for w in runner.stale("data_and_models", changed)), runner.stale("data_and_models", changed)
 
 
 def test_rerun_reads_every_unit_from_the_store(quick):
