@@ -237,3 +237,18 @@ text = (f"{n_ok} of the report's 3 claims hold in this run. " +
          "so the verdicts describe it, not the paper-setting experiment. "))
 glue("verdict_text", Markdown(text), display=False)
 page.finish();
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise runs on a laptop CPU with the quick profile; this page took {glue:text}`page_minutes:.1f`
+# minutes with the settings in its provenance block (units already in the results store are read
+# back, so a rerun with the same settings takes seconds).
+#
+# 1. **Keep instead of remove.** `python -m roarkit run roar_benchmark --profile quick -p estimators "[ig, random]" -p modes "[kar]"`.
+#    If IG ranks well, which curve should stay higher under KAR, and does it?
+# 2. **The unstated batch size.** Rerun this page with `-p batch_size 64`. How do the base accuracy and
+#    the spread in Table I change? Could the report's large IG spread at 70 % come from a training
+#    setting rather than from IG?
+# 3. **Integration steps.** Rerun with `-p ig_steps 4`. Integrated Gradients becomes a cruder
+#    approximation; does ROAR notice?

@@ -108,7 +108,8 @@ class Page:
             "executed": self._started.strftime("%Y-%m-%d %H:%M UTC"),
             "seconds": round(time.perf_counter() - self._t0, 1),
             "rerun": self.rerun_command(),
-            "code_version": results.code_version(),
+            "code_modules": (mods := runner.page_modules(src) if src else None),
+            "code_version": results.code_version(mods),
             "source_sha256": runner.file_sha256(src) if src else None,
         }
 
@@ -117,6 +118,7 @@ class Page:
         from myst_nb import glue
         rec = self.record()
         glue("provenance", _Block(rec), display=False)
+        glue("page_minutes", max(rec["seconds"] / 60, 0.1), display=False)
         return rec
 
 

@@ -141,6 +141,11 @@ RULES: dict[str, Rule] = {
     "momentum": Rule(_float(0.0, 1.0, lo_open=False), "SGD momentum"),
     "thresholds": Rule(_thresholds, "percentages of pixels removed, each in (0, 100)"),
     "ig_steps": Rule(_int(1), "integration steps of Integrated Gradients"),
+    "estimators": Rule(_names("saliency estimator", lambda: __import__("roarkit.attribution").attribution.METHODS),
+                       "Hooker et al.'s estimators and controls, e.g. ['ig', 'ig_sg2', 'sobel', 'random']"),
+    "modes": Rule(_names("mode", lambda: ("roar", "kar")), "'roar' (remove the top t %) and/or 'kar' (keep it)"),
+    "leakage": Rule(lambda v: None if isinstance(v, bool) else f"must be true or false, got {v!r}",
+                    "also train on the removal mask alone (the mask-leakage control)"),
     # saliency-guided training (SGT / SMOOT chapter)
     "val_fraction": Rule(_float(0.0, 1.0), "share of the training images held out for model selection"),
     "sgt_k": Rule(_float(0.0, 1.0, lo_open=False, hi_open=False), "SGT: fraction of pixels masked per image"),

@@ -16,6 +16,7 @@ when loaded); numpy arrays become tensors and numpy scalars python scalars; anyt
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -40,23 +41,70 @@ from roarkit.provenance import environment, repo_root
 PRESENTATION_MODULES = frozenset({"cli.py", "runner.py", "page.py", "plots.py", "params.py", "paper.py", "__main__.py"})
 STALE_TMP_SECONDS = 3600  # .tmp files older than this are leftovers of killed writers
 _CODE_VERSION: str | None = None
+_SCOPED: dict[tuple, str] = {}
 _KIND_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SCALARS = (type(None), bool, int, float, complex, str, bytes, torch.dtype, torch.Size)
 
 
-def code_version() -> str:
-    """``"<roarkit.__version__>+<sha256[:12] of the computing modules' sources>"``, cached per process.
+def _roarkit_imports(path: Path) -> set[str]:
+    """Names of the roarkit modules a source file imports (anywhere in it, lazy imports included)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level:  # relative: "from . import models", "from .train import fit"
+                module = "roarkit" + ("." + module if module else "")
+            if module == "roarkit":
+                found |= {a.name for a in node.names}
+            elif module.startswith("roarkit."):
+                found.add(module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("roarkit.")}
+    return found
 
-    Computing modules are all ``roarkit/*.py`` except :data:`PRESENTATION_MODULES`.
+
+def dependencies(modules) -> list[str]:
+    """``modules`` (roarkit module names) and every roarkit module they import, transitively
+    (imports of presentation modules are not followed)."""
+    pkg = Path(__file__).resolve().parent
+    seen, todo = set(), [m.rpartition(".")[2] for m in modules]
+    while todo:
+        name = todo.pop()
+        path = pkg / f"{name}.py"
+        if name in seen or not path.exists():
+            continue
+        seen.add(name)
+        if path.name not in PRESENTATION_MODULES:  # how results are shown does not change them
+            todo.extend(_roarkit_imports(path))
+    return sorted(seen)
+
+
+def code_version(modules=None) -> str:
+    """``"<roarkit.__version__>+<sha256[:12] of computing modules' sources>"``, cached per process.
+
+    ``modules=None``: every ``roarkit/*.py`` except :data:`PRESENTATION_MODULES`. Otherwise only
+    the given modules and the roarkit modules they import (transitively), so editing one chapter's
+    code does not invalidate another chapter's results.
     """
     global _CODE_VERSION
-    if _CODE_VERSION is None:
-        digest = hashlib.sha256()
-        for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
-            if path.name not in PRESENTATION_MODULES:
-                digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-        _CODE_VERSION = f"{roarkit.__version__}+{digest.hexdigest()[:12]}"
-    return _CODE_VERSION
+    if modules is None:
+        if _CODE_VERSION is None:
+            paths = [p for p in sorted(Path(__file__).resolve().parent.glob("*.py"))]
+            _CODE_VERSION = _version_of(paths)
+        return _CODE_VERSION
+    names = tuple(n for n in dependencies(modules) if f"{n}.py" not in PRESENTATION_MODULES)
+    if names not in _SCOPED:
+        pkg = Path(__file__).resolve().parent
+        _SCOPED[names] = _version_of([pkg / f"{n}.py" for n in names])
+    return _SCOPED[names]
+
+
+def _version_of(paths) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        if path.name not in PRESENTATION_MODULES:
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return f"{roarkit.__version__}+{digest.hexdigest()[:12]}"
 
 
 def _canonical(obj, where: str):
@@ -197,12 +245,13 @@ class Store:
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r}, hits={self.hits}, misses={self.misses})"
 
-    def key(self, kind: str, params: dict, data=None) -> str:
-        """sha256 of canonical JSON of kind, params, data identity (md5s, sizes, subset seed) and code version."""
+    def key(self, kind: str, params: dict, data=None, code=None) -> str:
+        """sha256 of canonical JSON of kind, params, data identity (md5s, sizes, subset seed) and the
+        :func:`code_version` of ``code`` (module names computing the unit; None: all of roarkit)."""
         if not isinstance(kind, str) or not _KIND_RE.match(kind):
             raise ValueError(f"kind must be a simple name like 'train' or 'attributions', got {kind!r}")
         payload = {"kind": kind, "params": _canonical(params, "params"),
-                   "data": [_data_identity(d) for d in _data_list(data)], "code": code_version()}
+                   "data": [_data_identity(d) for d in _data_list(data)], "code": code_version(code)}
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -223,20 +272,21 @@ class Store:
             return None
         return Entry(key, kind, obj["value"], obj["provenance"], hit=True, path=path)
 
-    def get(self, kind: str, params: dict, data=None) -> Entry | None:
+    def get(self, kind: str, params: dict, data=None, code=None) -> Entry | None:
         """The stored entry, or None when absent (or unreadable, with a warning)."""
-        key = self.key(kind, params, data)
+        key = self.key(kind, params, data, code)
         return self._load(self.path(kind, key), kind, key)
 
-    def put(self, kind: str, params: dict, data, value: dict, *, seconds: float, device="auto") -> Entry:
+    def put(self, kind: str, params: dict, data, value: dict, *, seconds: float, device="auto",
+            code=None) -> Entry:
         """Store ``value`` (atomically, overwriting) and return its entry (``hit=False``, CPU tensors)."""
-        key = self.key(kind, params, data)
+        key = self.key(kind, params, data, code)
         if not isinstance(value, Mapping):
             raise TypeError(f"value must be a dict, got {type(value).__name__}")
         value = _storable(dict(value), "value")
         provenance = _json_safe({
             "kind": kind, "key": key, "params": _canonical(params, "params"), "data": _data_list(data),
-            "code_version": code_version(), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "code_version": code_version(code), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "seconds": float(seconds), **environment(device)})
         path = self.path(kind, key)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -246,9 +296,10 @@ class Store:
         _atomic_write(path.with_suffix(".json"), lambda f: f.write(text.encode()))
         return Entry(key, kind, value, provenance, hit=False, path=path)
 
-    def cached(self, kind: str, params: dict, data=None, compute=None, *, device="auto") -> Entry:
-        """Load the entry if stored, else time ``compute()`` (returning a dict), store and return it."""
-        entry = self.get(kind, params, data)
+    def cached(self, kind: str, params: dict, data=None, compute=None, *, device="auto", code=None) -> Entry:
+        """Load the entry if stored, else time ``compute()`` (returning a dict), store and return it.
+        ``code``: the roarkit modules that compute the unit (see :func:`code_version`)."""
+        entry = self.get(kind, params, data, code)
         if entry is not None:
             self.hits += 1
             return entry
@@ -260,7 +311,7 @@ class Store:
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
         self.misses += 1
-        return self.put(kind, params, data, value, seconds=seconds, device=device)
+        return self.put(kind, params, data, value, seconds=seconds, device=device, code=code)
 
     def entries(self, kind: str | None = None, *, values: bool = False):
         """Iterate stored entries (sorted), provenance from the JSON sidecar unless ``values=True``."""

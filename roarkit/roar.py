@@ -18,6 +18,8 @@ from roarkit import attribution, engine, models, train
 from roarkit.results import Store
 
 MODES = ("roar", "kar")
+#: The modules whose code the grid's stored units depend on (see :func:`roarkit.results.code_version`).
+CODE = ("roar",)
 
 
 def n_pixels(threshold: float, pixels: int) -> int:
@@ -105,7 +107,8 @@ class Grid:
                     out[split] = attribution.ranks(attribution.scores(a), seed=seed)
                 return out
 
-            self._ranks[key] = self.store.cached("ranks", params, self.data.info, compute, device=self.data.device)
+            self._ranks[key] = self.store.cached("ranks", params, self.data.info, compute, device=self.data.device,
+                                                 code=("attribution",))
         return {k: v.to(self.data.device) for k, v in self._ranks[key].value.items()}
 
     # -- retraining -----------------------------------------------------------------------------------
@@ -165,10 +168,11 @@ class Grid:
             value = {"metrics": r.metrics.as_dict(), "history": r.history, "seconds": r.seconds}
             if kind == "train":
                 value["state_dict"] = r.state_dict
-            self.store.put(kind, params, self.data.info, value, seconds=r.seconds, device=self.data.device)
+            self.store.put(kind, params, self.data.info, value, seconds=r.seconds, device=self.data.device,
+                           code=CODE)
 
     def data_get(self, kind, params):
-        return self.store.get(kind, params, self.data.info)
+        return self.store.get(kind, params, self.data.info, code=CODE)
 
 
 def _metrics_row(metrics: dict) -> dict:

@@ -123,14 +123,21 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def page_modules(src: Path) -> list[str]:
+    """The roarkit modules a page's source imports (its results depend on their code)."""
+    from roarkit import results
+    return sorted(results._roarkit_imports(Path(src)))
+
+
 def stale(page: str, rec: dict | None) -> list[str]:
     """Why an executed page no longer matches the code, its source, its data or its profile ([] = current)."""
     from roarkit import data, results
     if rec is None:
         return ["never executed"]
     why = []
-    if rec.get("code_version") != results.code_version():
-        why.append(f"roarkit code changed ({rec.get('code_version')} -> {results.code_version()})")
+    now = results.code_version(rec.get("code_modules"))
+    if rec.get("code_version") != now:
+        why.append(f"roarkit code changed ({rec.get('code_version')} -> {now})")
     src = sources().get(page)
     if src is None or rec.get("source_sha256") != file_sha256(src):
         why.append(f"source notebooks/{page}.py changed")

@@ -218,6 +218,10 @@ def fit(model_name: str, data, config: TrainConfig, *, seed: int, device=None,
                        state_dict=state)
 
 
+#: The modules whose code a stored training unit depends on (see :func:`roarkit.results.code_version`).
+CODE = ("train",)
+
+
 def fit_cached(store, model_name: str, data, config: TrainConfig, *, seed: int, progress=None):
     """:func:`fit` as a unit of the results store (kind ``train``): trained once per model, config,
     seed, data and code version, then read back. The value holds metrics, history, seconds and the
@@ -227,4 +231,4 @@ def fit_cached(store, model_name: str, data, config: TrainConfig, *, seed: int, 
         return {"metrics": r.metrics.as_dict(), "history": r.history, "seconds": r.seconds,
                 "state_dict": r.state_dict}
     return store.cached("train", {"model": model_name, "config": config.as_dict(), "seed": seed}, data.info,
-                        compute, device=getattr(data, "device", "cpu"))
+                        compute, device=getattr(data, "device", "cpu"), code=CODE)

@@ -348,3 +348,25 @@ def test_git_commit(tmp_path):
     assert provenance.git_commit(tmp_path) == head  # cached per process
     assert provenance.git_commit(tmp_path, refresh=True) == head + "-dirty"
     assert isinstance(provenance.git_commit(), str)  # this checkout (may have no commit yet)
+
+
+def test_scoped_code_version_follows_imports_only(tmp_path, monkeypatch):
+    """A unit's code version covers its modules and what they import, not other chapters' code."""
+    pkg = tmp_path / "roarkit"
+    pkg.mkdir()
+    for src in Path(results.__file__).parent.glob("*.py"):
+        shutil.copy(src, pkg / src.name)
+    monkeypatch.setattr(results, "__file__", str(pkg / "results.py"))
+
+    def version(mods):
+        monkeypatch.setattr(results, "_SCOPED", {})
+        return results.code_version(mods)
+
+    assert results.dependencies(["train"]) == ["models", "train"]  # train imports models (relatively)
+    before = version(["train"])
+    (pkg / "attribution.py").write_text((pkg / "attribution.py").read_text() + "\n# unrelated edit\n")
+    assert version(["train"]) == before
+    (pkg / "models.py").write_text((pkg / "models.py").read_text() + "\n# dependency edit\n")
+    assert version(["train"]) != before
+    (pkg / "page.py").write_text("from roarkit import attribution\n")  # presentation imports are not followed
+    assert "attribution" not in results.dependencies(["page"])
