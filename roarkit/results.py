@@ -38,7 +38,12 @@ from roarkit.provenance import environment, repo_root
 
 #: Presentation layer: modules whose source does not enter :func:`code_version`, so editing how
 #: results are shown (CLI, book runner, pages, plots, page parameters) never invalidates them.
-PRESENTATION_MODULES = frozenset({"cli.py", "runner.py", "page.py", "plots.py", "params.py", "paper.py", "__main__.py"})
+PRESENTATION_MODULES = frozenset({"cli.py", "runner.py", "page.py", "plots.py", "params.py", "paper.py", "sphinxext.py",
+                                  "__main__.py"})
+#: Infrastructure: the store and provenance record results but compute none, so their source does
+#: not enter :func:`code_version` either (a storage change that matters changes keys by itself).
+INFRASTRUCTURE_MODULES = frozenset({"results.py", "provenance.py"})
+_NOT_HASHED = PRESENTATION_MODULES | INFRASTRUCTURE_MODULES
 STALE_TMP_SECONDS = 3600  # .tmp files older than this are leftovers of killed writers
 _CODE_VERSION: str | None = None
 _SCOPED: dict[tuple, str] = {}
@@ -82,7 +87,7 @@ def dependencies(modules) -> list[str]:
 def code_version(modules=None) -> str:
     """``"<roarkit.__version__>+<sha256[:12] of computing modules' sources>"``, cached per process.
 
-    ``modules=None``: every ``roarkit/*.py`` except :data:`PRESENTATION_MODULES`. Otherwise only
+    ``modules=None``: every ``roarkit/*.py`` except presentation and infrastructure. Otherwise only
     the given modules and the roarkit modules they import (transitively), so editing one chapter's
     code does not invalidate another chapter's results.
     """
@@ -92,7 +97,7 @@ def code_version(modules=None) -> str:
             paths = [p for p in sorted(Path(__file__).resolve().parent.glob("*.py"))]
             _CODE_VERSION = _version_of(paths)
         return _CODE_VERSION
-    names = tuple(n for n in dependencies(modules) if f"{n}.py" not in PRESENTATION_MODULES)
+    names = tuple(n for n in dependencies(modules) if f"{n}.py" not in _NOT_HASHED)
     if names not in _SCOPED:
         pkg = Path(__file__).resolve().parent
         _SCOPED[names] = _version_of([pkg / f"{n}.py" for n in names])
@@ -102,7 +107,7 @@ def code_version(modules=None) -> str:
 def _version_of(paths) -> str:
     digest = hashlib.sha256()
     for path in paths:
-        if path.name not in PRESENTATION_MODULES:
+        if path.name not in _NOT_HASHED:
             digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return f"{roarkit.__version__}+{digest.hexdigest()[:12]}"
 

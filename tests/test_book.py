@@ -172,7 +172,7 @@ def _browser_check(html: Path, label: str):
     Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
     executed = {f"book/{p}.html" for p in PAGES}
-    pages = ["index.html", "book/intro.html", "book/status.html", *sorted(executed)]
+    pages = ["book/intro.html", "book/status.html", *sorted(executed)]
     problems = []
     try:
         with sync_playwright() as pw:
@@ -201,15 +201,44 @@ def _browser_check(html: Path, label: str):
                         if not tab.locator("figure img, .cell_output img").count():
                             found.append("no rendered figure")
                     found += [f"javascript error: {e}" for e in js_errors]
+                if rel == "book/intro.html" and resp is not None and resp.status == 200:
+                    found += _landing_problems(tab)
                 if found:
                     ARTIFACTS.mkdir(exist_ok=True)
                     shot = ARTIFACTS / f"{label}-{rel.replace('/', '_')}.png"
                     tab.screenshot(path=str(shot), full_page=True)
                     problems.append(f"{rel}: {'; '.join(found)} (screenshot {shot})")
+            tab.goto(f"{base}/index.html")  # the root only redirects to the landing page
+            tab.wait_for_url("**/book/intro.html", timeout=15000)
+            for term, page in SEARCH_TERMS.items():
+                tab.goto(f"{base}/search.html?q={term}", wait_until="load")
+                try:
+                    tab.wait_for_selector("#search-results li", timeout=15000)
+                except Exception:
+                    pass
+                hits = tab.eval_on_selector_all("#search-results li a", "els => els.map(e => e.getAttribute('href'))")
+                if not any(page in (h or "") for h in hits):
+                    ARTIFACTS.mkdir(exist_ok=True)
+                    tab.screenshot(path=str(ARTIFACTS / f"{label}-search-{term}.png"), full_page=True)
+                    problems.append(f"search for {term!r} does not find {page} (hits: {hits[:5]})")
             browser.close()
     finally:
         server.shutdown()
     assert not problems, "\n".join(problems)
+
+
+#: A term from each chapter and the page search must find it on.
+SEARCH_TERMS = {"Retrain": "roar_mnist", "occlusion": "perturbation_saliency", "SMOOT": "sgt_mnist"}
+
+
+def _landing_problems(tab) -> list[str]:
+    """The results-at-a-glance table: every glued cell holds a value (a number or a verdict)."""
+    rows = tab.eval_on_selector_all("section#results-at-a-glance table tbody tr",
+                                    "trs => trs.map(tr => Array.from(tr.cells).map(td => td.innerText.trim()))")
+    if not rows:
+        return ["landing page: no results-at-a-glance table"]
+    bad = [r for r in rows if len(r) < 5 or not r[3] or not r[4]]
+    return [f"landing page: empty glued cell in {r}" for r in bad]
 
 
 def test_quick_book_in_browser(quick):

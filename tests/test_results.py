@@ -115,7 +115,7 @@ def test_code_version_ignores_presentation_layer(tmp_path, monkeypatch):
     for name in results.PRESENTATION_MODULES:
         (pkg / name).write_text((pkg / name).read_text() + "\n# reworded\n" if (pkg / name).exists() else "x = 1\n")
     assert version_of_copy() == real
-    (pkg / "results.py").write_text((pkg / "results.py").read_text() + "\n# changed\n")
+    (pkg / "models.py").write_text((pkg / "models.py").read_text() + "\n# changed\n")
     changed = version_of_copy()
     assert changed != real
     (pkg / "newcompute.py").write_text("y = 2\n")
