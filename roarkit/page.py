@@ -55,8 +55,11 @@ class Page:
     """Parameters, data and provenance of one executed notebook page."""
 
     def __init__(self, name: str, namespace: dict):
-        self.name = name
+        """``name`` may hold ``{parameter}`` fields, filled from the validated parameters at
+        :meth:`start` (one source serving several pages, e.g. ``"sgt_{dataset}"``)."""
         self.defaults = {k: v for k, v in namespace.items() if _is_param(k, v)}
+        self._name = name
+        self.name = name.format(**self.defaults)
         self.data: list = []
         self.params: Params | None = None
         self._t0 = None
@@ -66,6 +69,7 @@ class Page:
         values = {k: v for k, v in namespace.items() if _is_param(k, v)}
         checked = _params.check(values, self.defaults, page=f"page {self.name!r}")
         self.params = Params(**checked)
+        self.name = self._name.format(**checked)
         self.device = provenance.resolve_device(checked.get("device", "auto"))
         self._t0, self._started = time.perf_counter(), _dt.datetime.now(_dt.timezone.utc)
         from roarkit import plots

@@ -127,6 +127,8 @@ def _profile(v):
 RULES: dict[str, Rule] = {
     "profile": Rule(_profile, "the settings this page ran with: 'quick' (CPU, minutes) or 'paper'"),
     "datasets": Rule(_datasets, "datasets to run on, e.g. ['mnist', 'fashion_mnist']"),
+    "dataset": Rule(lambda v: _datasets([v]) if isinstance(v, str) else f"must be one dataset name, got {v!r}",
+                    "the one dataset a page runs on: 'mnist' or 'fashion_mnist'"),
     "n_train": Rule(_int(0), "training images to use per dataset (0 = all available)"),
     "n_test": Rule(_int(0), "test images to use per dataset (0 = all available)"),
     "subset_seed": Rule(_int(0), "seed of the stratified subset when n_train/n_test is set"),

@@ -17,6 +17,7 @@ __all__ = ["runs_frame", "mean_std", "summary", "paper_comparison", "verdict", "
            "foreground_share"]
 
 METHOD_LABELS = {"grad": "Saliency", "ig": "Integrated Gradients", "grad_sg": "SmoothGrad", "random": "Random"}
+TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}  #: datasets of the SGT pages, as the papers name them
 
 
 def _mlabel(m: str) -> str:

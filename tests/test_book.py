@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from roarkit import runner
 
@@ -143,6 +144,107 @@ def test_unknown_profile_and_page_are_named():
     assert proc.returncode == 2 and "profile 'fast' has no file" in proc.stderr and "paper, quick" in proc.stderr
     proc = _cli("run", "nosuchpage", "--no-build", env=env)
     assert proc.returncode == 2 and "unknown page 'nosuchpage'" in proc.stderr
+
+
+def test_one_source_serves_the_sgt_pages_and_guards_their_dataset(quick, tmp_path):
+    """sgt.py declares two pages; each fixes its dataset, and a contradicting -p is refused up front."""
+    root, _ = quick
+    assert runner.sources()["sgt_mnist"] == runner.sources()["sgt_fashion_mnist"] == REPO / "notebooks" / "sgt.py"
+    assert runner.fixed_parameters("sgt_fashion_mnist") == {"dataset": "fashion_mnist"}
+    assert runner.fixed_parameters("roar_mnist") == {}
+    for page, name in [("sgt_mnist", "mnist"), ("sgt_fashion_mnist", "fashion_mnist")]:
+        rec = runner.record(root / "book" / f"{page}.ipynb")
+        assert rec["page"] == page and rec["parameters"]["dataset"] == name
+        assert rec["rerun"].startswith(f"python -m roarkit run {page} ")
+        assert rec["data"][0]["name"] == name
+    with pytest.raises(runner.RunError, match="run the page for that value instead \\(sgt_fashion_mnist\\)"):
+        runner.execute("sgt_mnist", "quick", {"dataset": "fashion_mnist"}, root=tmp_path)
+    assert not (tmp_path / "book").exists()
+    src = tmp_path / "two.py"
+    src.write_text("# ---\n# jupyter:\n#   roarkit:\n#     pages:\n#       a_x: {d: x}\n#       a_y: {d: y}\n# ---\n")
+    assert runner._header_pages(src) == {"a_x": {"d": "x"}, "a_y": {"d": "y"}}
+    src.write_text("# %%\nprint(1)\n")
+    assert runner._header_pages(src) is None
+
+
+# -- launch buttons: the repository address comes from the git remote 'origin' -----------------------
+def _git(cwd: Path, *args: str) -> str:
+    proc = subprocess.run(["git", "-c", "user.name=roarkit test", "-c", "user.email=test@example.org",
+                           "-c", "commit.gpgsign=false", *args], cwd=cwd, capture_output=True, text=True, check=True)
+    return proc.stdout.strip()
+
+
+@pytest.fixture
+def checkout(tmp_path):
+    """A real git repository holding the book's _config.yml, one commit on branch main, no remote."""
+    root = tmp_path / "checkout"
+    root.mkdir()
+    shutil.copy(REPO / "_config.yml", root / "_config.yml")
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", "_config.yml")
+    _git(root, "commit", "-qm", "book")
+    return root
+
+
+def _unchanged_except_buttons(cfg: dict):
+    base = yaml.safe_load((REPO / "_config.yml").read_text())
+    assert {k: v for k, v in cfg.items() if k not in ("repository", "launch_buttons", "html")} == \
+        {k: v for k, v in base.items() if k != "html"}
+    assert cfg["html"] == {**base["html"], "use_repository_button": True}
+
+
+def test_generated_config_points_launch_buttons_at_origin(checkout):
+    _git(checkout, "remote", "add", "origin", "git@github.com:someone/roarkit.git")
+    _git(checkout, "checkout", "-qb", "reader-experience")
+    path, note = runner.write_book_config(checkout)
+    assert note is None
+    assert path == checkout / "_build" / "_config.generated.yml"
+    cfg = yaml.safe_load(path.read_text())
+    assert cfg["repository"] == {"url": "https://github.com/someone/roarkit", "branch": "reader-experience",
+                                 "path_to_book": ""}
+    assert cfg["launch_buttons"] == {"notebook_interface": "classic", "binderhub_url": "https://mybinder.org",
+                                     "colab_url": "https://colab.research.google.com"}
+    _unchanged_except_buttons(cfg)
+    # what jupyter-book makes of it: the theme's repository and launch options
+    from jupyter_book.config import get_final_config
+    sphinx, _ = get_final_config(user_yaml=path, sourcedir=checkout, raise_on_invalid=True,
+                                 cli_config={"latex_individualpages": False})
+    opts = sphinx["html_theme_options"]
+    assert opts["repository_url"] == "https://github.com/someone/roarkit"
+    assert opts["repository_branch"] == "reader-experience" and opts["use_repository_button"] is True
+    assert opts["launch_buttons"]["binderhub_url"] == "https://mybinder.org"
+
+
+def test_generated_config_https_remote_detached_head_and_subfolder(checkout):
+    _git(checkout, "remote", "add", "origin", "https://someone:s3cret@github.com/someone/roarkit.git")
+    sha = _git(checkout, "rev-parse", "HEAD")
+    _git(checkout, "checkout", "-q", "--detach")
+    book = checkout / "docs"
+    book.mkdir()
+    shutil.copy(REPO / "_config.yml", book / "_config.yml")
+    path, note = runner.write_book_config(book)
+    text = path.read_text()
+    assert note is None and "s3cret" not in text  # credentials never reach the pages
+    cfg = yaml.safe_load(text)
+    assert cfg["repository"] == {"url": "https://github.com/someone/roarkit", "branch": sha, "path_to_book": "docs"}
+
+
+def test_generated_config_gitlab_remote_has_no_colab(checkout):
+    _git(checkout, "remote", "add", "origin", "git@gitlab.com:someone/roarkit.git")
+    cfg, note = runner.book_config(checkout)
+    assert note is None and cfg["repository"]["url"] == "https://gitlab.com/someone/roarkit"
+    assert cfg["repository"]["branch"] == "main"
+    assert "colab_url" not in cfg["launch_buttons"] and cfg["launch_buttons"]["binderhub_url"]
+
+
+@pytest.mark.parametrize("remote", [None, "/srv/git/roarkit.git"])
+def test_without_a_web_origin_the_book_has_no_launch_buttons(checkout, remote):
+    if remote:
+        _git(checkout, "remote", "add", "origin", remote)
+    path, note = runner.write_book_config(checkout)
+    cfg = yaml.safe_load(path.read_text())
+    assert cfg == yaml.safe_load((REPO / "_config.yml").read_text())  # _config.yml as it is
+    assert "\n" not in note and "without launch" in note and "git remote add origin" in note
 
 
 def test_papermill_cli_takes_a_profile_file_directly(tmp_path):
