@@ -210,3 +210,20 @@ sweep.style.format({"test accuracy": "{:.2%}", "final training loss": "{:.3f}"})
 
 # %% tags=["remove-cell"]
 page.finish();
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise runs on a laptop CPU with the quick profile; this page took {glue:text}`page_minutes:.1f`
+# minutes with the settings in its provenance block (training runs already in the results store are
+# read back, so a rerun with unchanged settings takes seconds).
+#
+# 1. **Fewer, larger steps.** `python -m roarkit run data_and_models --profile quick -p batch_sizes "[16, 256]"`.
+#    With the larger batch the same epochs take far fewer update steps (the sweep's `steps` column).
+#    How much test accuracy does it lose, and does the batch size closest to the report's accuracy change?
+# 2. **A larger learning rate.** `python -m roarkit run data_and_models --profile quick -p lr 0.01`. Does
+#    the larger step make up for the quick profile's few epochs, and is the batch size closest to the
+#    report's accuracy still the smallest one of the sweep?
+# 3. **Another seed.** `python -m roarkit run data_and_models --profile quick -p seed 1`. How far does each
+#    dataset's test accuracy move from the run with seed 0? Compare that with the differences between
+#    batch sizes in the sweep: is the sweep's choice larger than the noise of a single training run?

@@ -443,3 +443,23 @@ rt.style.format("{:.1f}").set_caption("Images per second, whole grid of settings
 
 # %% tags=["remove-cell"]
 page.finish();
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise runs on a laptop CPU with the quick profile (a few test images, a small grid); this
+# page took {glue:text}`page_minutes:.1f` minutes with the settings in its provenance block. Noisy
+# linear imputation dominates the run time (table above): leaving `noisy_linear` out of `baselines`
+# makes any exercise faster.
+#
+# 1. **The baseline held fixed.** `python -m roarkit run perturbation_saliency --profile quick -p baselines "[blur, zero, noisy_linear]"`.
+#    The first baseline is the reference of {numref}`fig-baseline-dist` and the one held fixed in (b).
+#    Do the verdict on (b) and its share of diverging setting pairs depend on that choice? Which pair of
+#    these three baselines diverges most under (a)?
+# 2. **Window or stride.** `python -m roarkit run perturbation_saliency --profile quick -p windows "[3, 5, 9]" -p strides "[2, 3]"`.
+#    Do occlusion maps made with different windows still correlate less than maps that differ only in
+#    their stride? What does that say about the size of the features the model relies on?
+# 3. **More RISE masks.** `python -m roarkit run perturbation_saliency --profile quick -p rise_masks "[600, 150]"`.
+#    The largest mask count sets RISE's cost (the mask sets are nested), and more masks mean less
+#    Monte-Carlo noise. How do the noise floor and RISE's share of diverging baseline pairs change: how
+#    much of claim (a) for RISE was noise?

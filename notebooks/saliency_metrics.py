@@ -428,3 +428,20 @@ nw = max(b.nunique() for b in best.values())
 glue("c_winners", f"{nw} different methods come out best depending on the variant" if nw > 1
      else "every variant names the same best method, but they disagree below it", display=False)
 page.finish();
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise runs on a laptop CPU with the quick profile (a few dozen test images, short curves);
+# this page took {glue:text}`page_minutes:.1f` minutes with the settings in its provenance block.
+#
+# 1. **Two baselines.** `python -m roarkit run saliency_metrics --profile quick -p baselines "[noisy_linear, zero]"`.
+#    Occlusion and RISE now make their maps with noisy linear imputation (the first baseline), and only
+#    two baselines score the maps. How many metric variants are left, how well do MoRF and LeRF agree
+#    across the two baselines, and is claim (c) still supported?
+# 2. **Finer curves.** `python -m roarkit run saliency_metrics --profile quick -p metric_steps 16`. With
+#    more points per perturbation curve, does the inter-rater reliability rise, that is, was part of the
+#    disagreement the coarseness of the curves?
+# 3. **Fewer methods to rank.** `python -m roarkit run saliency_metrics --profile quick -p methods "[saliency, ig, occlusion, random]"`.
+#    With four methods to rank, do the metric variants agree more often on the most faithful one, and
+#    where does the random map rank?

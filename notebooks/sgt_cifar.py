@@ -141,3 +141,22 @@ ours
 
 # %% tags=["remove-cell"]
 page.finish();
+
+# %% [markdown]
+# ## Exercises
+#
+# The exercises need the CIFAR files on disk (see the top of the page); without them the page shows
+# only the paper's values, whatever the parameters. In this execution the CIFAR path
+# {glue:text}`ran_any`, and the page took {glue:text}`page_minutes:.1f` minutes with the settings in its
+# provenance block. Training time grows with the number of datasets in `cifar_datasets` and with
+# `epochs`, so each exercise runs on one dataset with the quick profile, which a laptop CPU manages.
+#
+# 1. **A few more epochs.** `python -m roarkit run sgt_cifar --profile quick -p cifar_datasets "[cifar10]" -p epochs 5`.
+#    Do the three trainings now come in the paper's order (SMOOT above SGT above traditional), or is a
+#    small network trained from scratch too far from the paper's pretrained transformer to tell?
+# 2. **How much SGT masks.** `python -m roarkit run sgt_cifar --profile quick -p cifar_datasets "[cifar10]" -p sgt_k 0.8`.
+#    SGT now masks most of each image while training: what does that cost it in test accuracy, and do
+#    its AUCs of the accuracy-drop curves (lower is better for a saliency method) change?
+# 3. **SMOOT's balance.** `python -m roarkit run sgt_cifar --profile quick -p cifar_datasets "[cifar100]" -p alpha 0.5`.
+#    α weighs the change of the top-1 class against that of classes 2 to n (`top_n`). With a hundred
+#    classes, does a lower α bring SMOOT's accuracy closer to, or further from, SGT's?

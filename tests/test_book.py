@@ -1,6 +1,7 @@
 """The whole pipeline, for real: every page through papermill in the quick profile, the results store,
 ``jupyter-book build -W``, and a headless-browser check of the built HTML (Debian's Chromium)."""
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -353,3 +354,12 @@ def test_quick_book_in_browser(quick):
 
 def test_committed_book_in_browser(committed):
     _browser_check(committed / "_build" / "html", "committed")
+
+
+def test_landing_page_pastes_glued_verdicts_not_object_reprs(committed):
+    """Cross-document {glue} of a Markdown verdict renders it (roarkit.sphinxext), not its repr."""
+    import html as _html
+    text = (committed / "_build" / "html" / "book" / "intro.html").read_text()
+    assert "object>" not in _html.unescape(text) and "IPython.core" not in text
+    verdicts = re.findall(r"<td>(?:<p>)?<strong>(reproduced|not reproduced|holds|does not hold)</strong>", text)
+    assert len(verdicts) >= 3, "the landing table shows no glued verdicts"
