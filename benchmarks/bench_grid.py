@@ -14,16 +14,11 @@ sample then runs at the faster setting.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import statistics
 import sys
-import threading
 import time
-from pathlib import Path
 
-import psutil
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
@@ -31,6 +26,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from roarkit import data, models, provenance
 from roarkit.engine import Masked, evaluate_many, train_many
 from roarkit.train import TrainConfig, evaluate
+
+from common import PeakMemory, parser, setup, write
 
 THRESHOLDS, SEEDS = (10, 30, 50, 70, 90), (0, 1, 2, 3, 4)
 CONFIG = dict(batch_size=32, optimizer="sgd", lr=1e-3, momentum=0.9)
@@ -58,40 +55,6 @@ def grid(ds) -> tuple[list[dict], Masked, Masked]:
         ranks = torch.stack([intensity_ranks(x.cpu()), random_ranks(len(x), hw, seed)]).to(x.device)
         views.append(Masked(x, y, ranks, k, group=group))
     return cells, *views
-
-
-class PeakMemory:
-    """Peak resident memory (CPU, sampled every 10 ms) or peak allocated (CUDA) inside a block."""
-
-    def __init__(self, device):
-        self.device, self.proc = device, psutil.Process()
-
-    def __enter__(self):
-        self.start, self.peak, self._stop = self.proc.memory_info().rss, 0, False
-        self.rss_mb = None
-        if self.device.type == "cuda":
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-        self._t = threading.Thread(target=self._sample, daemon=True)
-        self._t.start()
-        return self
-
-    def _sample(self):
-        while not self._stop:
-            self.peak = max(self.peak, self.proc.memory_info().rss)
-            time.sleep(0.01)
-
-    def __exit__(self, *exc):
-        self._stop = True
-        self._t.join()
-        if self.device.type == "cuda":
-            torch.cuda.synchronize()
-            self.peak_mb = torch.cuda.max_memory_allocated() / 2**20
-            self.what = "torch.cuda.max_memory_allocated"
-        else:
-            self.peak_mb = (self.peak - self.start) / 2**20
-            self.rss_mb = self.peak / 2**20
-            self.what = "peak RSS above the phase's start (psutil, 10 ms sampling)"
 
 
 def reference(ds, train_view, test_view, cells, i, epochs, device, threads, max_steps=None):
@@ -256,34 +219,22 @@ def bench_sizes(args, device) -> dict:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = parser(__doc__)
     p.add_argument("--dataset", default="mnist", choices=["mnist", "fashion_mnist"])
     p.add_argument("--n-train", type=int, default=10000)
     p.add_argument("--n-test", type=int, default=None, help="default: the whole test split")
     p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--out", default=str(Path(__file__).parent / "results"))
     p.add_argument("--ref-models", type=int, default=3, help="grid models the reference trains")
     p.add_argument("--ref-epochs", type=int, default=None, help="default: --epochs")
     p.add_argument("--chunk", type=int, default=None, help="engine: models per train_many chunk")
     p.add_argument("--workers", type=int, default=None, help="engine: CPU worker threads")
-    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads first")
     p.add_argument("--sizes", type=int, nargs="*", help="size sweep of the engine instead")
     args = p.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = provenance.resolve_device(args.device)
-    if args.dataset == "mnist" and not os.environ.get("ROARKIT_DATA"):
-        shared = Path(__file__).resolve().parents[2] / "shared" / "data"
-        if shared.is_dir():
-            os.environ["ROARKIT_DATA"] = str(shared)
+    device = setup(args)
     out = bench_sizes(args, device) if args.sizes else bench_grid(args, device)
     name = f"{device.type}-{'sizes' if args.sizes else 'grid'}-{args.dataset.replace('_', '')}"
     name += "" if args.sizes else f"{args.n_train // 1000}k"
-    path = Path(args.out) / f"{name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=1, default=str) + "\n")
-    print(f"wrote {path}")
+    write(out, args.out, name)
 
 
 if __name__ == "__main__":
