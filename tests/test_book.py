@@ -278,7 +278,7 @@ def _browser_check(html: Path, label: str):
     base = f"http://127.0.0.1:{server.server_address[1]}"
     executed = {f"book/{p}.html" for p in PAGES}
     pages = ["book/intro.html", "book/status.html", *sorted(executed)]
-    problems = []
+    problems, fetched = [], {}
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium, args=[
@@ -306,6 +306,7 @@ def _browser_check(html: Path, label: str):
                         if not tab.locator("figure img, .cell_output img").count():
                             found.append("no rendered figure")
                     found += [f"javascript error: {e}" for e in js_errors]
+                    found += _broken_links(tab, base, fetched)
                 if rel == "book/intro.html" and resp is not None and resp.status == 200:
                     found += _landing_problems(tab)
                 if found:
@@ -330,6 +331,25 @@ def _browser_check(html: Path, label: str):
     finally:
         server.shutdown()
     assert not problems, "\n".join(problems)
+
+
+def _broken_links(tab, base: str, fetched: dict) -> list[str]:
+    """Links inside the book that do not resolve: a missing page, or an anchor no element carries."""
+    from urllib.parse import unquote, urldefrag
+    found = []
+    for href in sorted(set(tab.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"))):
+        if not href.startswith(base + "/"):
+            continue  # external (bibliography DOIs, launch buttons): not checked offline
+        url, frag = urldefrag(href)
+        if url not in fetched:
+            resp = tab.request.get(url)
+            fetched[url] = resp.text() if resp.status == 200 else None
+        body = fetched[url]
+        if body is None:
+            found.append(f"broken link {href[len(base):]}")
+        elif frag and f'id="{unquote(frag)}"' not in body:
+            found.append(f"broken anchor {href[len(base):]}")
+    return found
 
 
 #: A term from each chapter and the page search must find it on.
