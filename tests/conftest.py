@@ -23,3 +23,13 @@ def fashion_dir() -> Path:
     if not any(FASHION_DIR.glob("*")):
         pytest.fail(f"Fashion-MNIST not found at {FASHION_DIR}: apt-get install dataset-fashion-mnist")
     return FASHION_DIR
+
+
+@pytest.fixture
+def one_thread():
+    """Small tensors: one intra-op thread (two OpenMP threads on a busy 2-core machine are far slower)."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -14,12 +14,7 @@ RAW = B.Stats(lo=torch.tensor([0.0]), hi=torch.tensor([1.0]), mean=torch.tensor(
 NAN = math.nan
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 class MeanPixel(nn.Module):

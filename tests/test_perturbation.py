@@ -12,13 +12,7 @@ from roarkit import similarity as S
 
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small tensors: one intra-op thread (two OpenMP threads on a busy 2-core machine are far slower)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 RAW = B.Stats(lo=torch.tensor([0.0]), hi=torch.tensor([1.0]), mean=torch.tensor([0.25]))
