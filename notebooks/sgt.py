@@ -254,7 +254,8 @@ table
 # ## Against the paper
 #
 # SMOOT's Tables 2-3 give accuracy and AUC for each training; the AUC below is ours for Saliency, the
-# gradient that both methods mask by.
+# gradient that both methods mask by. Each tolerance is twice our seed-to-seed standard deviation (the
+# paper gives none): a difference beyond it is not seed noise but a difference of setting or method.
 
 # %% tags=["remove-input"]
 cmp = sgt_report.paper_comparison(runs, DATASET, K_SGT)

@@ -76,9 +76,11 @@ def paper_comparison(df: pd.DataFrame, dataset: str, k_sgt: int) -> pd.DataFrame
             continue
         pv = paper.value(f"smoot.{dataset}.{v}")
         acc, auc = 100 * g["accuracy"].mean(), g["auc_grad"].mean()
+        # tolerance: twice the seed-to-seed standard deviation of ours (the paper reports none)
+        tol_acc, tol_auc = (2 * 100 * g["accuracy"].std(), 2 * g["auc_grad"].std()) if len(g) > 1 else (math.nan,) * 2
         row = {"training": LABELS[v], "paper accuracy (%)": 100 * pv["accuracy"], "our accuracy (%)": acc,
-               "Δ accuracy (pp)": acc - 100 * pv["accuracy"], "paper AUC": pv["auc"], "our AUC (Saliency)": auc,
-               "Δ AUC": auc - pv["auc"]}
+               "Δ accuracy (pp)": acc - 100 * pv["accuracy"], "tolerance (pp)": tol_acc,
+               "paper AUC": pv["auc"], "our AUC (Saliency)": auc, "Δ AUC": auc - pv["auc"], "tolerance (AUC)": tol_auc}
         row["paper K min/median/max"], row["our K min/median/max"] = "–", "–"
         if v == "smoot":
             row["paper K min/median/max"] = f"{pv['k_min']}/{pv['k_median']}/{pv['k_max']}"
