@@ -100,17 +100,18 @@ def execute(page: str, profile: str = "quick", overrides: dict | None = None, *,
     import jupytext
     import papermill as pm
 
-    src = sources().get(page)
-    if src is None:
-        raise RunError(f"unknown page {page!r}; pages: {', '.join(sources())} (or 'all')")
+    pages = _pages()
+    if page not in pages:
+        raise RunError(f"unknown page {page!r}; pages: {', '.join(pages)} (or 'all')")
+    src, fixed = pages[page]
     root = Path(root or repo())
     with open(profile_file(profile, page)) as f:
         parameters = yaml.safe_load(f) or {}
     parameters.setdefault("profile", Path(profile).name)
     parameters.update(overrides or {})
-    for key, value in fixed_parameters(page).items():
+    for key, value in fixed.items():
         if key in parameters and parameters[key] != value:
-            others = [p for p, s in sources().items() if s == src and p != page]
+            others = [p for p, (s, _) in pages.items() if s == src and p != page]
             raise RunError(f"page {page!r} is {src.name} with {key} = {value!r}, but the profile or -p sets "
                            f"{key} = {parameters[key]!r}; run the page for that value instead "
                            f"({', '.join(others) or 'none'}), or fix {profile_file(profile, page)}")
