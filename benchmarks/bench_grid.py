@@ -6,6 +6,7 @@ trainings, SGD lr 1e-3 momentum 0.9, batch 32, each evaluated on its own masked 
 
     python benchmarks/bench_grid.py                                  # MNIST 10k, 10 epochs
     python benchmarks/bench_grid.py --dataset fashion_mnist --sizes 10000 30000 60000 --epochs 1
+    python benchmarks/bench_grid.py --variants bf16 compile --epochs 2   # engine variants (+ tf32 on CUDA)
 
 The reference is timed on a sample of the grid (``--ref-models`` models, fully trained, so their
 accuracies sit next to the engine's) and scaled linearly to the 55 models; ``--ref-models 55``
@@ -14,6 +15,7 @@ sample then runs at the faster setting.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import sys
@@ -23,14 +25,15 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from roarkit import data, models, provenance
+from roarkit import data, engine, models, provenance
 from roarkit.engine import Masked, evaluate_many, train_many
 from roarkit.train import TrainConfig, evaluate
 
-from common import PeakMemory, parser, setup, write
+from common import PeakMemory, header, parser, setup, write
 
 THRESHOLDS, SEEDS = (10, 30, 50, 70, 90), (0, 1, 2, 3, 4)
 CONFIG = dict(batch_size=32, optimizer="sgd", lr=1e-3, momentum=0.9)
+VARIANTS = ("fp32", "tf32", "bf16", "compile")
 
 
 def intensity_ranks(x: torch.Tensor) -> torch.Tensor:
@@ -210,12 +213,82 @@ def bench_sizes(args, device) -> dict:
         eng = run_engine(cells, train_view, test_view, config, device, args)
         rows.append(dict(n_train=ds.info.n_train, data=ds.info.as_dict(), load_average=os.getloadavg(),
                          **{k: eng[k] for k in ("seconds", "train_seconds", "eval_seconds", "cpu_seconds",
-                                                "peak_mb")},
+                                                "peak_mb", "peak_rss_mb")},
                          mean_accuracy=statistics.mean(eng["accuracies"])))
-        print(f"  n_train {n:>6}: {eng['seconds']:.1f} s ({eng['train_seconds'] / n * 1e3:.2f} ms of "
-              f"training per 1k images), peak {eng['peak_mb']:.0f} MiB", flush=True)
+        rss = f", process peak RSS {eng['peak_rss_mb']:.0f} MiB" if eng["peak_rss_mb"] else ""
+        print(f"  n_train {n:>6}: {eng['seconds']:.1f} s ({eng['train_seconds'] / n * 1e3:.2f} s of "
+              f"training per 1k images), peak {eng['peak_mb']:.0f} MiB above the start{rss}", flush=True)
     return dict(benchmark="roar-seed-grid-sizes", environment=provenance.environment(device),
                 settings=dict(vars(args), config=config.as_dict()), sizes=rows)
+
+
+@contextlib.contextmanager
+def variant(name: str, device):
+    """The engine's step as it is (``fp32``) or in a variant this benchmark tries before the engine
+    adopts it: ``tf32`` (CUDA: TF32 matmuls and convolutions), ``bf16`` (the stacked forward under
+    ``torch.autocast(bfloat16)``, loss in fp32), ``compile`` (the step, ``grad_and_value`` of the
+    loss, through ``torch.compile``). ``bf16`` and ``compile`` swap an engine function for the
+    block (in every worker thread, which a thread-local autocast would not reach); ``fp32`` turns
+    TF32 off on CUDA, where PyTorch otherwise lets cuDNN convolutions use it."""
+    if name not in VARIANTS:
+        raise ValueError(f"unknown variant {name!r}; use one of {', '.join(VARIANTS)}")
+    if name == "tf32" and device.type != "cuda":
+        raise ValueError("tf32 is a CUDA tensor-core format; on the CPU use fp32, bf16 or compile")
+    flags = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    forward, step = engine._forward, engine.grad_and_value
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = name == "tf32"
+    if name == "bf16":
+        def autocast_forward(*a, **kw):
+            with torch.autocast(device.type, dtype=torch.bfloat16):
+                return forward(*a, **kw).float()
+        engine._forward = autocast_forward
+    elif name == "compile":
+        engine.grad_and_value = lambda fn, **kw: torch.compile(step(fn, **kw))
+    try:
+        yield
+    finally:
+        engine._forward, engine.grad_and_value = forward, step
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = flags
+
+
+def bench_variants(args, device) -> dict:
+    """Engine only: the whole grid under each variant, same data and seeds, fp32 first and last
+    (drift), each variant first untimed on 256+ images of the same grid: the same model groups and batch
+    shapes, so compilation and kernel choice are not timed."""
+    ds = data.load(args.dataset, n_train=args.n_train, n_test=args.n_test, seed=0, device=device)
+    cells, train_view, test_view = grid(ds)
+    config = TrainConfig(epochs=args.epochs, **CONFIG)
+    order = ["fp32", *[v for v in args.variants if v != "fp32"], "fp32"]
+    print(f"{ds.info.summary()}\n{len(cells)} trainings x {args.epochs} epochs per variant on "
+          f"{provenance.device_name(device)}; load average {os.getloadavg()[0]:.1f}", flush=True)
+    runs = []
+    for name in order:
+        with variant(name, device):
+            warm = TrainConfig(epochs=1, **CONFIG)
+            w = 256 + train_view.n % CONFIG["batch_size"]  # the same model groups and batch shapes
+            small = Masked(train_view.x[:w], train_view.y[:w], train_view.ranks[:, :w], train_view.k,
+                           group=train_view.group)
+            train_many("roar", small, warm, [c["seed"] for c in cells], device=device, chunk=args.chunk,
+                       workers=args.workers, progress=False)
+            eng = run_engine(cells, train_view, test_view, config, device, args)
+        runs.append(dict(variant=name, **eng, roar_curve=roar_curve(cells, eng["accuracies"])))
+        print(f"  {name:8s} {eng['seconds']:7.1f} s (train {eng['train_seconds']:.1f}), mean accuracy "
+              f"{statistics.mean(eng['accuracies']):.4f}, peak {eng['peak_mb']:.0f} MiB", flush=True)
+    base = statistics.mean(r["seconds"] for r in runs if r["variant"] == "fp32")
+    ref_acc = torch.tensor(runs[0]["accuracies"], dtype=torch.float64)
+    for r in runs:
+        acc = torch.tensor(r["accuracies"], dtype=torch.float64)
+        r.update(speedup_vs_fp32=base / r["seconds"], mean_accuracy=acc.mean().item(),
+                 max_abs_accuracy_diff_vs_fp32=(acc - ref_acc).abs().max().item(),
+                 mean_accuracy_diff_vs_fp32=(acc - ref_acc).mean().item())
+    print("\nvariant   speed-up vs fp32 (mean of both fp32 runs)   accuracy: mean, mean and max |diff| per cell vs fp32")
+    for r in runs:
+        print(f"  {r['variant']:8s} {r['speedup_vs_fp32']:5.2f}x   {r['mean_accuracy']:.4f}  "
+              f"{r['mean_accuracy_diff_vs_fp32']:+.4f}  {r['max_abs_accuracy_diff_vs_fp32']:.4f}")
+    return dict(benchmark="roar-seed-grid-variants", **header(device, args), data=ds.info.as_dict(),
+                config=config.as_dict(), variants=runs,
+                note="fp32 runs first and last: their difference is the run-to-run drift (load, clocks); "
+                     "an fp32 rerun reproduces the accuracies exactly, so any accuracy change is the variant's")
 
 
 def main(argv=None):
@@ -229,10 +302,15 @@ def main(argv=None):
     p.add_argument("--chunk", type=int, default=None, help="engine: models per train_many chunk")
     p.add_argument("--workers", type=int, default=None, help="engine: CPU worker threads")
     p.add_argument("--sizes", type=int, nargs="*", help="size sweep of the engine instead")
+    p.add_argument("--variants", nargs="*", choices=VARIANTS,
+                   help="engine variants instead (fp32 runs first and last): " + ", ".join(VARIANTS))
     args = p.parse_args(argv)
     device = setup(args)
-    out = bench_sizes(args, device) if args.sizes else bench_grid(args, device)
-    name = f"{device.type}-{'sizes' if args.sizes else 'grid'}-{args.dataset.replace('_', '')}"
+    if args.variants:
+        out, mode = bench_variants(args, device), "variants"
+    else:
+        out, mode = (bench_sizes(args, device), "sizes") if args.sizes else (bench_grid(args, device), "grid")
+    name = f"{device.type}-{mode}-{args.dataset.replace('_', '')}"
     name += "" if args.sizes else f"{args.n_train // 1000}k"
     write(out, args.out, name)
 

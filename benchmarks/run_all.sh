@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every benchmark at the paper-scale defaults on one device; results in benchmarks/results/<device>-*.json.
+# Every benchmark at the paper-scale defaults on one device (variants: tf32 on CUDA only); results in benchmarks/results/<device>-*.json.
 #   bash benchmarks/run_all.sh cuda        # on a GPU (the targets in benchmarks/README.md)
 #   bash benchmarks/run_all.sh cpu
 # Extra arguments go to every benchmark (e.g. --out /tmp/x, --threads 1). PYTHON overrides the interpreter.
@@ -18,5 +18,7 @@ run() { echo; echo "== $*"; "$PY" "$@" --device "$DEVICE" "${EXTRA[@]}"; }
 EXTRA=("$@")
 run benchmarks/bench_grid.py                                                   # ROAR seed grid, MNIST 10k, 10 epochs
 run benchmarks/bench_grid.py --dataset fashion_mnist --sizes 10000 30000 60000 --epochs 1   # size sweep
+if [ "$DEVICE" = cuda ]; then VARIANTS=(tf32 bf16 compile); else VARIANTS=(bf16 compile); fi
+run benchmarks/bench_grid.py --variants "${VARIANTS[@]}"                         # engine variants vs fp32, same grid
 run benchmarks/bench_ig.py                                                     # IG, 70k images, 50 steps
 run benchmarks/bench_sgt.py                                                    # SGT + SMOOT, 100 epochs, 60k

@@ -1,4 +1,4 @@
-"""The IG and SGT/SMOOT benchmarks run end to end at smoke settings and write the JSON they promise."""
+"""The grid, IG and SGT/SMOOT benchmarks run end to end at smoke settings and write the JSON they promise."""
 import json
 import subprocess
 import sys
@@ -16,7 +16,8 @@ def run(script: str, out, *args: str) -> dict:
     assert len(files) == 1, files
     result = json.loads(files[0].read_text())
     assert result["environment"]["device"].startswith("CPU")
-    assert all(f["md5"] for f in result["data"]["files"]) and result["data"]["name"] == "fashion_mnist"
+    datas = [result["data"]] if "data" in result else [row["data"] for row in result["sizes"]]  # sweep: per size
+    assert all(f["md5"] for d in datas for f in d["files"]) and {d["name"] for d in datas} == {"fashion_mnist"}
     return result, proc.stdout
 
 
@@ -45,3 +46,39 @@ def test_bench_sgt_smoke(tmp_path, fashion_dir):
         assert ref["n_train"] == mine["n_train"] == 540  # the same 90 % split: equal work
         assert 0 <= ref["test_accuracy"] <= 1 and 0 <= mine["test_accuracy"] <= 1
     assert r["config"]["batch_size"] == 256 and r["config"]["optimizer"] == "adadelta"
+
+
+def test_bench_grid_smoke(tmp_path, fashion_dir):
+    r, printed = run("bench_grid.py", tmp_path, "--dataset", "fashion_mnist", "--n-train", "3600",
+                     "--n-test", "200", "--epochs", "1", "--ref-models", "2")
+    assert tmp_path.joinpath("cpu-grid-fashionmnist3k.json").exists()
+    assert r["settings"]["grid_models"] == 55 and len(r["accuracy"]["engine"]) == 55
+    assert r["reference"]["scaled"] is True and len(r["reference"]["sample"]) == 2 and "SCALED" in printed
+    assert r["ratio"] == r["reference"]["seconds"] / r["engine"]["seconds"] > 0
+    # equal work: the reference's fully trained cells sit beside the engine's same cells
+    assert len(r["accuracy"]["reference_fully_trained"]) == 2
+    assert set(r["accuracy"]["engine_roar_curve"]) == {"base@0"} | {f"{a}@{t}" for a in ("ig", "random")
+                                                                     for t in (10, 30, 50, 70, 90)}
+
+
+def test_bench_grid_sizes_and_variants(tmp_path, fashion_dir):
+    r, printed = run("bench_grid.py", tmp_path / "sizes", "--dataset", "fashion_mnist", "--sizes", "320", "640",
+                     "--n-test", "100", "--epochs", "1")
+    assert [row["n_train"] for row in r["sizes"]] == [320, 640]
+    assert all(row["seconds"] > 0 and row["peak_rss_mb"] > 0 for row in r["sizes"]) and "s of training per 1k" in printed
+    r, printed = run("bench_grid.py", tmp_path / "variants", "--dataset", "fashion_mnist", "--variants", "bf16",
+                     "--n-train", "320", "--n-test", "100", "--epochs", "1")
+    runs = r["variants"]
+    assert [v["variant"] for v in runs] == ["fp32", "bf16", "fp32"]
+    assert runs[0]["accuracies"] == runs[2]["accuracies"]  # an fp32 rerun is exact: changes are the variant's
+    assert len(runs[1]["accuracies"]) == 55 and runs[1]["speedup_vs_fp32"] > 0
+    assert runs[1]["max_abs_accuracy_diff_vs_fp32"] == max(abs(a - b) for a, b in zip(runs[1]["accuracies"],
+                                                                                       runs[0]["accuracies"]))
+
+
+def test_bench_grid_tf32_needs_cuda(tmp_path, fashion_dir):
+    cmd = [sys.executable, str(BENCH / "bench_grid.py"), "--device", "cpu", "--variants", "tf32", "--n-train", "320",
+           "--dataset", "fashion_mnist", "--out", str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert proc.returncode != 0 and "tf32 is a CUDA tensor-core format" in proc.stderr
+    assert not list(tmp_path.glob("*.json"))
