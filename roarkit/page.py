@@ -72,7 +72,8 @@ class Page:
         self.name = self._name.format(**checked)
         self.device = provenance.resolve_device(checked.get("device", "auto"))
         self._t0, self._started = time.perf_counter(), _dt.datetime.now(_dt.timezone.utc)
-        from roarkit import plots
+        from roarkit import plots, results
+        results.usage(reset=True)  # count only the units this page uses
         plots.style()
         return self.params
 
@@ -111,6 +112,7 @@ class Page:
             "device": env["device"], "versions": env["versions"], "commit": env["commit"],
             "executed": self._started.strftime("%Y-%m-%d %H:%M UTC"),
             "seconds": round(time.perf_counter() - self._t0, 1),
+            "units": results.usage(),
             "rerun": self.rerun_command(),
             "code_modules": (mods := runner.page_modules(src) if src else None),
             "code_version": results.code_version(mods),
@@ -122,7 +124,8 @@ class Page:
         from myst_nb import glue
         rec = self.record()
         glue("provenance", _Block(rec), display=False)
-        glue("page_minutes", max(rec["seconds"] / 60, 0.1), display=False)
+        # what the page's results took to compute: its own run plus the stored units it reused
+        glue("page_minutes", max((rec["seconds"] + rec["units"]["reused_seconds"]) / 60, 0.1), display=False)
         return rec
 
 
@@ -137,10 +140,22 @@ def _data_line(d: dict) -> str:
     return line
 
 
+def _span(secs: float) -> str:
+    return f"{secs:.0f} s" if secs < 120 else f"{secs / 60:.1f} min" if secs < 7200 else f"{secs / 3600:.1f} h"
+
+
+def computed_in(rec: dict) -> str:
+    """What the page's results cost: its own run plus the stored units it reused ("" if none)."""
+    u = rec.get("units") or {}
+    if not u.get("reused"):
+        return ""
+    return (f"; it reused {u['reused']:,} stored unit(s) of work that took {_span(u['reused_seconds'])} to compute"
+            + (f" and computed {u['computed']:,} ({_span(u['computed_seconds'])})" if u.get("computed") else ""))
+
+
 def markdown(rec: dict) -> str:
     """The provenance block as MyST markdown."""
-    secs = rec["seconds"]
-    took = f"{secs:.0f} s" if secs < 120 else f"{secs / 60:.1f} min"
+    took = _span(rec["seconds"]) + computed_in(rec)
     v = rec["versions"]
     vers = ", ".join(f"{k} {v[k]}" for k in ("torch", "torchvision", "captum", "roarkit") if k in v)
     params = ", ".join(f"`{k}={val}`" for k, val in rec["parameters"].items())

@@ -46,6 +46,7 @@ INFRASTRUCTURE_MODULES = frozenset({"results.py", "provenance.py"})
 _NOT_HASHED = PRESENTATION_MODULES | INFRASTRUCTURE_MODULES
 STALE_TMP_SECONDS = 3600  # .tmp files older than this are leftovers of killed writers
 _CODE_VERSION: str | None = None
+_USED: dict[str, tuple[bool, float]] = {}  # key -> (computed in this process?, seconds it took to compute)
 _SCOPED: dict[tuple, str] = {}
 _KIND_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SCALARS = (type(None), bool, int, float, complex, str, bytes, torch.dtype, torch.Size)
@@ -102,6 +103,20 @@ def code_version(modules=None) -> str:
         pkg = Path(__file__).resolve().parent
         _SCOPED[names] = _version_of([pkg / f"{n}.py" for n in names])
     return _SCOPED[names]
+
+
+def usage(reset: bool = False) -> dict:
+    """Units of work this process took from any store: how many it ``computed`` (and their seconds)
+    and how many it ``reused`` (and the seconds they took when computed), each unit once.
+    A page re-rendered from the store runs in seconds; this says what its numbers cost."""
+    out = {"computed": 0, "computed_seconds": 0.0, "reused": 0, "reused_seconds": 0.0}
+    for computed, seconds in _USED.values():
+        name = "computed" if computed else "reused"
+        out[name] += 1
+        out[f"{name}_seconds"] += seconds
+    if reset:
+        _USED.clear()
+    return {k: round(v, 1) if isinstance(v, float) else v for k, v in out.items()}
 
 
 def _version_of(paths) -> str:
@@ -280,7 +295,10 @@ class Store:
     def get(self, kind: str, params: dict, data=None, code=None) -> Entry | None:
         """The stored entry, or None when absent (or unreadable, with a warning)."""
         key = self.key(kind, params, data, code)
-        return self._load(self.path(kind, key), kind, key)
+        entry = self._load(self.path(kind, key), kind, key)
+        if entry is not None:
+            _USED.setdefault(key, (False, float(entry.provenance.get("seconds", 0.0))))
+        return entry
 
     def put(self, kind: str, params: dict, data, value: dict, *, seconds: float, device="auto",
             code=None) -> Entry:
@@ -316,7 +334,9 @@ class Store:
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
         self.misses += 1
-        return self.put(kind, params, data, value, seconds=seconds, device=device, code=code)
+        entry = self.put(kind, params, data, value, seconds=seconds, device=device, code=code)
+        _USED[entry.key] = (True, seconds)
+        return entry
 
     def entries(self, kind: str | None = None, *, values: bool = False):
         """Iterate stored entries (sorted), provenance from the JSON sidecar unless ``values=True``."""

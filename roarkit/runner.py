@@ -212,6 +212,13 @@ def status(root: Path | None = None) -> list[dict]:
     return rows
 
 
+def _duration(rec: dict) -> str:
+    """The page's run time, plus what the stored units it reused took to compute."""
+    u = rec.get("units") or {}
+    own = f"{rec['seconds']:.0f} s"
+    return own + (f" (+ {u['reused_seconds'] / 60:.1f} min in {u['reused']:,} stored units)" if u.get("reused") else "")
+
+
 def write_status(root: Path | None = None) -> Path:
     """Write ``book/status.md``: one row per page with its provenance and whether it is stale."""
     root = Path(root or repo())
@@ -226,12 +233,14 @@ def write_status(root: Path | None = None) -> Path:
         settings = "paper" if not rec["reduced"] else "reduced: " + ", ".join(rec["reduced"])
         why = stale(page, rec)
         rows.append(f"| [{page}]({page}.ipynb) | `{rec['profile']}` ({settings}) | {data} | {rec['device']} "
-                    f"| `{rec['commit']}` | {rec['executed']} | {rec['seconds']:.0f} s "
+                    f"| `{rec['commit']}` | {rec['executed']} | {_duration(rec)} "
                     f"| {'stale: ' + '; '.join(why) if why else 'current'} |")
     text = ("# Status\n\nEvery page of this book is a notebook executed by `python -m roarkit run`. "
             "This table is generated from the provenance each executed page recorded and is rewritten at "
             "every build. A page is *stale* when the roarkit code, its source, its data or its profile "
-            "changed after it was executed (`python -m roarkit status` says the same).\n\n"
+            "changed after it was executed (`python -m roarkit status` says the same). *Duration* is the "
+            "page's own run; a page that reused units of work from the results store adds the time "
+            "those units took when they were computed.\n\n"
             "| Page | Profile | Data (train/test images) | Device | Commit | Executed | Duration | Current? |\n"
             "|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
     out = root / "book" / STATUS_PAGE

@@ -370,3 +370,30 @@ def test_scoped_code_version_follows_imports_only(tmp_path, monkeypatch):
     assert version(["train"]) != before
     (pkg / "page.py").write_text("from roarkit import attribution\n")  # presentation imports are not followed
     assert "attribution" not in results.dependencies(["page"])
+
+
+def test_usage_counts_computed_and_reused_units_once(tmp_path):
+    import time as _time
+
+    from roarkit import page, runner
+    store = Store(tmp_path)
+    results.usage(reset=True)
+
+    def slow():
+        _time.sleep(0.2)
+        return {"y": 1}
+
+    store.cached("k", {"a": 1}, None, slow)
+    store.cached("k", {"a": 1}, None, slow)  # the same unit again: counted once, as computed
+    u = results.usage(reset=True)
+    assert u["computed"] == 1 and u["computed_seconds"] >= 0.2 and u["reused"] == 0
+    assert results.usage() == {"computed": 0, "computed_seconds": 0.0, "reused": 0, "reused_seconds": 0.0}
+    # a new process (a page re-rendered from the store) reuses it, with the seconds it took then
+    Store(tmp_path).cached("k", {"a": 1}, None, slow)
+    Store(tmp_path).get("k", {"a": 1})
+    u = results.usage()
+    assert u["reused"] == 1 and u["reused_seconds"] >= 0.2 and u["computed"] == 0
+    rec = {"seconds": 8.0, "units": {"computed": 0, "computed_seconds": 0.0, "reused": 55, "reused_seconds": 850.0}}
+    assert page.computed_in(rec) == "; it reused 55 stored unit(s) of work that took 14.2 min to compute"
+    assert runner._duration(rec) == "8 s (+ 14.2 min in 55 stored units)"
+    assert page.computed_in({"seconds": 3}) == "" and runner._duration({"seconds": 3.0}) == "3 s"  # older records
