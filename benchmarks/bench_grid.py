@@ -229,7 +229,8 @@ def variant(name: str, device):
     ``torch.autocast(bfloat16)``, loss in fp32), ``compile`` (the step, ``grad_and_value`` of the
     loss, through ``torch.compile``). ``bf16`` and ``compile`` swap an engine function for the
     block (in every worker thread, which a thread-local autocast would not reach); ``fp32`` turns
-    TF32 off on CUDA, where PyTorch otherwise lets cuDNN convolutions use it."""
+    TF32 off on CUDA, where PyTorch's defaults (which the book's pages run with) let cuDNN
+    convolutions use it."""
     if name not in VARIANTS:
         raise ValueError(f"unknown variant {name!r}; use one of {', '.join(VARIANTS)}")
     if name == "tf32" and device.type != "cuda":
