@@ -307,6 +307,9 @@ def main(argv=None):
                    help="engine variants instead (fp32 runs first and last): " + ", ".join(VARIANTS))
     args = p.parse_args(argv)
     device = setup(args)
+    if args.variants and "tf32" in args.variants and device.type != "cuda":
+        p.error(f"--variants tf32 needs CUDA (tf32 is a CUDA tensor-core format); on {device.type} use fp32, bf16 "
+                "or compile")
     if args.variants:
         out, mode = bench_variants(args, device), "variants"
     else:
