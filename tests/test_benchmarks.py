@@ -83,3 +83,13 @@ def test_bench_grid_tf32_needs_cuda(tmp_path, fashion_dir):
     assert proc.returncode == 2 and "tf32 is a CUDA tensor-core format" in proc.stderr
     assert "Traceback" not in proc.stderr  # one message, before any data is loaded
     assert not list(tmp_path.glob("*.json"))
+
+
+def test_gpu_script_says_what_is_missing(tmp_path):
+    (tmp_path / "benchmarks").mkdir()
+    script = tmp_path / "benchmarks" / "gpu.sh"
+    script.write_text((BENCH / "gpu.sh").read_text())
+    proc = subprocess.run(["bash", str(script), "run"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 2 and "run 'bash benchmarks/gpu.sh bundle'" in proc.stderr
+    proc = subprocess.run(["bash", str(script), "bogus"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.startswith("usage: bash benchmarks/gpu.sh bundle | check | run")
