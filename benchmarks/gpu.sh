@@ -1,25 +1,40 @@
 #!/usr/bin/env bash
-# Run every benchmark on an offline GPU machine that has Python and torch but not captum or the data.
+# Run the benchmarks, or execute book pages, on an offline GPU machine that has Python and a PyTorch
+# image's packages but not captum, the notebook stack or the data.
 #
-#   bash benchmarks/gpu.sh bundle        # here, with PyPI and the data: captum's wheel into .whl/,
-#                                        # MNIST and Fashion-MNIST files into .gpu-data/ (both git-ignored)
-#   bash benchmarks/gpu.sh check         # there: install the wheel into /tmp/site, find both datasets
-#   bash benchmarks/gpu.sh run [ARGS]    # there: check, then run_all.sh cuda ARGS; JSON into
-#                                        # benchmarks/results/ (and $OUT/ when set)
+#   bash benchmarks/gpu.sh bundle              # here, with PyPI and the data: wheels into .whl/ (captum and
+#                                              # the page runner's stack for CPython $GPU_PYTHON_VERSION, 3.12),
+#                                              # MNIST and Fashion-MNIST files into .gpu-data/ (both git-ignored)
+#   bash benchmarks/gpu.sh check               # there: install the wheels into /tmp/site, load both datasets
+#   bash benchmarks/gpu.sh run [ARGS]          # there: check, then run_all.sh cuda ARGS; JSON into
+#                                              # benchmarks/results/ (and $OUT/ when set)
+#   bash benchmarks/gpu.sh pages PAGE... --profile paper   # there: check, then execute the pages
+#                                              # (python -m roarkit run ... --no-build); book/PAGE.ipynb
+#                                              # copied to $OUT/ when set; build the book back here
 #
-# Copy (or carry) the checkout with .whl/ and .gpu-data/ to the GPU machine. captum needs matplotlib,
-# numpy, packaging, torch and tqdm, which a PyTorch image has; roarkit runs from the checkout (PYTHONPATH).
+# Copy (or carry) the checkout with .whl/ and .gpu-data/ to the GPU machine. roarkit runs from the
+# checkout (PYTHONPATH); the wheels leave out what a PyTorch image already has (IMAGE_HAS below) and
+# the Sphinx stack, which only building the book needs.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(dirname "$HERE")"
 PY="${PYTHON:-python3}"
 CAPTUM="captum==0.9.0"
+PAGE_STACK=("papermill==2.7.0" "jupytext==1.19.6" "nbclient==0.10.4" "ipykernel==7.4.0" "myst-nb==1.4.0")  # the versions .venv runs (pyproject.toml)
+# present in PyTorch images (the device machines' package list) or needed only to build the book:
+IMAGE_HAS='^(attrs|certifi|charset_normalizer|click|idna|jinja2|markdown_it_py|markupsafe|mdurl|packaging|psutil|pygments|python_dateutil|pyyaml|requests|tabulate|tqdm|typing_extensions|urllib3|zipp|sphinx.*|babel|sqlalchemy|greenlet|jupyter_cache|myst_parser|alabaster|imagesize|snowballstemmer|roman_numerals.*|accessible_pygments|beautifulsoup4|soupsieve)-'
 cd "$ROOT"
 
 bundle() {
   local pyver="${GPU_PYTHON_VERSION:-3.12}"
-  "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version "$pyver" --implementation cp \
-    --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 -d .whl "$CAPTUM"
+  local plat=(--only-binary=:all: --python-version "$pyver" --implementation cp --platform manylinux_2_28_x86_64
+              --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64)
+  rm -rf .whl && mkdir -p .whl
+  "$PY" -m pip download -q --no-deps "${plat[@]}" -d .whl "$CAPTUM"
+  "$PY" -m pip download -q "${plat[@]}" -d .whl "${PAGE_STACK[@]}"
+  find .whl -name '*.whl' | while read -r f; do
+    if basename "$f" | tr 'A-Z' 'a-z' | grep -Eq "$IMAGE_HAS"; then rm "$f"; fi
+  done
   local mnist="${ROARKIT_DATA:-$ROOT/../shared/data}/mnist" fashion=/usr/share/datasets/fashion-mnist
   for src in "$mnist" "$fashion"; do
     [ -d "$src" ] || { echo "gpu.sh bundle: no data folder $src (set ROARKIT_DATA to the folder holding mnist/," \
@@ -35,10 +50,11 @@ check() {
   ls .whl/captum-*.whl >/dev/null 2>&1 && [ -d .gpu-data ] || {
     echo "gpu.sh: .whl/captum-*.whl or .gpu-data/ missing: run 'bash benchmarks/gpu.sh bundle' where PyPI" \
          "and the data are, and bring both folders along" >&2; exit 2; }
-  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/captum-*.whl
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
   export PYTHONPATH="/tmp/site:$ROOT${PYTHONPATH:+:$PYTHONPATH}" ROARKIT_DATA="$ROOT/.gpu-data"
   "$PY" - <<'EOF'
 import captum, torch
+import ipykernel, jupytext, myst_nb, papermill  # the page runner's stack
 from roarkit import data
 for name in ("mnist", "fashion_mnist"):
     print(data.load(name, n_train=100, n_test=100, seed=0).info.summary())
@@ -54,5 +70,13 @@ case "${1:-}" in
     check
     PYTHON="$PY" bash benchmarks/run_all.sh cuda "$@"
     if [ -n "${OUT:-}" ]; then cp benchmarks/results/cuda-*.json "$OUT"/; fi ;;
-  *) echo "usage: bash benchmarks/gpu.sh bundle | check | run [ARGS for every benchmark]" >&2; exit 2 ;;
+  pages)
+    shift
+    check
+    "$PY" -m roarkit run "$@" --no-build
+    if [ -n "${OUT:-}" ]; then
+      for a in "$@"; do [ -f "book/$a.ipynb" ] && cp "book/$a.ipynb" "$OUT"/; done
+    fi ;;
+  *) echo "usage: bash benchmarks/gpu.sh bundle | check | run [ARGS for every benchmark] | pages PAGE... [--profile P]" >&2
+     exit 2 ;;
 esac
