@@ -2,7 +2,7 @@
 # Run the benchmarks, or execute book pages, on an offline GPU machine that has Python and a PyTorch
 # image's packages but not captum, the notebook stack or the data.
 #
-#   bash benchmarks/gpu.sh bundle              # here, with PyPI and the data: wheels into .whl/ (captum and
+#   bash benchmarks/gpu.sh bundle              # here, with PyPI and the data: wheels into .gpu-whl/ (captum and
 #                                              # the page runner's stack for CPython $GPU_PYTHON_VERSION, 3.12),
 #                                              # MNIST and Fashion-MNIST files into .gpu-data/ (both git-ignored)
 #   bash benchmarks/gpu.sh check               # there: install the wheels into /tmp/site, load both datasets
@@ -12,7 +12,7 @@
 #                                              # (python -m roarkit run ... --no-build); book/PAGE.ipynb
 #                                              # copied to $OUT/ when set; build the book back here
 #
-# Copy (or carry) the checkout with .whl/ and .gpu-data/ to the GPU machine. roarkit runs from the
+# Copy (or carry) the checkout with .gpu-whl/ and .gpu-data/ to the GPU machine. roarkit runs from the
 # checkout (PYTHONPATH); the wheels leave out what a PyTorch image already has (IMAGE_HAS below) and
 # the Sphinx stack, which only building the book needs.
 set -euo pipefail
@@ -29,10 +29,10 @@ bundle() {
   local pyver="${GPU_PYTHON_VERSION:-3.12}"
   local plat=(--only-binary=:all: --python-version "$pyver" --implementation cp --platform manylinux_2_28_x86_64
               --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64)
-  rm -rf .whl && mkdir -p .whl
-  "$PY" -m pip download -q --no-deps "${plat[@]}" -d .whl "$CAPTUM"
-  "$PY" -m pip download -q "${plat[@]}" -d .whl "${PAGE_STACK[@]}"
-  find .whl -name '*.whl' | while read -r f; do
+  rm -rf .gpu-whl && mkdir -p .gpu-whl  # this script's own folder: one version of each wheel
+  "$PY" -m pip download -q --no-deps "${plat[@]}" -d .gpu-whl "$CAPTUM"
+  "$PY" -m pip download -q "${plat[@]}" -d .gpu-whl "${PAGE_STACK[@]}"
+  find .gpu-whl -name '*.whl' | while read -r f; do
     if basename "$f" | tr 'A-Z' 'a-z' | grep -Eq "$IMAGE_HAS"; then rm "$f"; fi
   done
   local mnist="${ROARKIT_DATA:-$ROOT/../shared/data}/mnist" fashion=/usr/share/datasets/fashion-mnist
@@ -42,15 +42,15 @@ bundle() {
   done
   mkdir -p .gpu-data/mnist .gpu-data/fashion-mnist
   cp "$mnist"/*.gz .gpu-data/mnist/ && cp "$fashion"/*.gz .gpu-data/fashion-mnist/
-  [ -f "$mnist/README.md" ] && cp "$mnist/README.md" .gpu-data/mnist/
-  du -sh .whl .gpu-data
+  if [ -f "$mnist/README.md" ]; then cp "$mnist/README.md" .gpu-data/mnist/; fi
+  du -sh .gpu-whl .gpu-data
 }
 
 check() {
-  ls .whl/captum-*.whl >/dev/null 2>&1 && [ -d .gpu-data ] || {
-    echo "gpu.sh: .whl/captum-*.whl or .gpu-data/ missing: run 'bash benchmarks/gpu.sh bundle' where PyPI" \
+  ls .gpu-whl/captum-*.whl >/dev/null 2>&1 && [ -d .gpu-data ] || {
+    echo "gpu.sh: .gpu-whl/captum-*.whl or .gpu-data/ missing: run 'bash benchmarks/gpu.sh bundle' where PyPI" \
          "and the data are, and bring both folders along" >&2; exit 2; }
-  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .gpu-whl/*.whl
   export PYTHONPATH="/tmp/site:$ROOT${PYTHONPATH:+:$PYTHONPATH}" ROARKIT_DATA="$ROOT/.gpu-data"
   "$PY" - <<'EOF'
 import captum, torch
@@ -75,7 +75,9 @@ case "${1:-}" in
     check
     "$PY" -m roarkit run "$@" --no-build
     if [ -n "${OUT:-}" ]; then
-      for a in "$@"; do [ -f "book/$a.ipynb" ] && cp "book/$a.ipynb" "$OUT"/; done
+      book=book prev=
+      for a in "$@"; do if [ "$prev" = --root ]; then book="$a/book"; fi; prev="$a"; done
+      for a in "$@"; do if [ -f "$book/$a.ipynb" ]; then cp "$book/$a.ipynb" "$OUT"/; fi; done
     fi ;;
   *) echo "usage: bash benchmarks/gpu.sh bundle | check | run [ARGS for every benchmark] | pages PAGE... [--profile P]" >&2
      exit 2 ;;
