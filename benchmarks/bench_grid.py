@@ -222,6 +222,15 @@ def bench_sizes(args, device) -> dict:
                 settings=dict(vars(args), config=config.as_dict()), sizes=rows)
 
 
+def check_variant(name: str, device) -> None:
+    """ValueError naming the problem and the fix for a variant this device cannot run."""
+    if name not in VARIANTS:
+        raise ValueError(f"unknown variant {name!r}; use one of {', '.join(VARIANTS)}")
+    if name == "tf32" and device.type != "cuda":
+        raise ValueError(f"--variants tf32 needs CUDA (tf32 is a CUDA tensor-core format); on {device.type} use "
+                         "fp32, bf16 or compile")
+
+
 @contextlib.contextmanager
 def variant(name: str, device):
     """The engine's step as it is (``fp32``) or in a variant this benchmark tries before the engine
@@ -231,10 +240,7 @@ def variant(name: str, device):
     block (in every worker thread, which a thread-local autocast would not reach); ``fp32`` turns
     TF32 off on CUDA, where PyTorch's defaults (which the book's pages run with) let cuDNN
     convolutions use it."""
-    if name not in VARIANTS:
-        raise ValueError(f"unknown variant {name!r}; use one of {', '.join(VARIANTS)}")
-    if name == "tf32" and device.type != "cuda":
-        raise ValueError("tf32 is a CUDA tensor-core format; on the CPU use fp32, bf16 or compile")
+    check_variant(name, device)
     flags = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     forward, step = engine._forward, engine.grad_and_value
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = name == "tf32"
@@ -262,13 +268,12 @@ def bench_variants(args, device) -> dict:
     order = ["fp32", *[v for v in args.variants if v != "fp32"], "fp32"]
     print(f"{ds.info.summary()}\n{len(cells)} trainings x {args.epochs} epochs per variant on "
           f"{provenance.device_name(device)}; load average {os.getloadavg()[0]:.1f}", flush=True)
+    warm = TrainConfig(epochs=1, **CONFIG)
+    w = 256 + train_view.n % CONFIG["batch_size"]  # the same model groups and batch shapes
+    small = Masked(train_view.x[:w], train_view.y[:w], train_view.ranks[:, :w], train_view.k, group=train_view.group)
     runs = []
     for name in order:
         with variant(name, device):
-            warm = TrainConfig(epochs=1, **CONFIG)
-            w = 256 + train_view.n % CONFIG["batch_size"]  # the same model groups and batch shapes
-            small = Masked(train_view.x[:w], train_view.y[:w], train_view.ranks[:, :w], train_view.k,
-                           group=train_view.group)
             train_many("roar", small, warm, [c["seed"] for c in cells], device=device, chunk=args.chunk,
                        workers=args.workers, progress=False)
             eng = run_engine(cells, train_view, test_view, config, device, args)
@@ -307,9 +312,11 @@ def main(argv=None):
                    help="engine variants instead (fp32 runs first and last): " + ", ".join(VARIANTS))
     args = p.parse_args(argv)
     device = setup(args)
-    if args.variants and "tf32" in args.variants and device.type != "cuda":
-        p.error(f"--variants tf32 needs CUDA (tf32 is a CUDA tensor-core format); on {device.type} use fp32, bf16 "
-                "or compile")
+    try:
+        for v in args.variants or ():
+            check_variant(v, device)
+    except ValueError as e:
+        p.error(str(e))
     if args.variants:
         out, mode = bench_variants(args, device), "variants"
     else:
