@@ -247,17 +247,35 @@ plt.close(fig)
 # ```
 
 # %% tags=["remove-cell"]
-fig, axes = plt.subplots(len(loaded), 2, figsize=(10, 3.2 * len(loaded)), squeeze=False)
-for r, name in enumerate(loaded):
-    for c, fam in enumerate(divergence.FAMILIES):
-        s = cat(name, f"baselines/{fam}/spearman")[:, 0, 0, 1:].numpy()
-        df = pd.DataFrame(s, columns=BL[1:]).melt(var_name="baseline", value_name="Spearman")
-        sns.boxplot(df, x="baseline", y="Spearman", ax=axes[r, c], fliersize=1, color="#9ecae1")
-        if fam == "rise":
-            axes[r, c].axhline(cat(name, "floor/spearman").nanmedian().item(), ls=":", c="k")
-        axes[r, c].set(title=f"{name}: {FAM[fam]}, vs {BL[0]}", xlabel="", ylim=(-1.05, 1.05))
-        axes[r, c].tick_params(axis="x", labelsize=7, rotation=30)
-fig.tight_layout()
+def boxes(panel, color):
+    """One box plot per dataset (row) and method (column); ``panel(name, fam)`` gives the values
+    (images x baselines, or None when there is nothing to compare), their columns, the title and
+    an optional reference line."""
+    fig, axes = plt.subplots(len(loaded), 2, figsize=(10, 3.2 * len(loaded)), squeeze=False)
+    for r, name in enumerate(loaded):
+        for c, fam in enumerate(divergence.FAMILIES):
+            ax = axes[r, c]
+            values, columns, title, line = panel(name, fam)
+            if values is None:
+                ax.text(0.5, 0.5, "one setting only", ha="center")
+                continue
+            df = pd.DataFrame(values, columns=columns).melt(var_name="baseline", value_name="Spearman")
+            sns.boxplot(df, x="baseline", y="Spearman", ax=ax, fliersize=1, color=color)
+            if line is not None:
+                ax.axhline(line, ls=":", c="k")
+            ax.set(title=title, xlabel="", ylim=(-1.05, 1.05))
+            ax.tick_params(axis="x", labelsize=7, rotation=30)
+    fig.tight_layout()
+    return fig
+
+
+def vs_first(name, fam):
+    floor_line = cat(name, "floor/spearman").nanmedian().item() if fam == "rise" else None
+    return (cat(name, f"baselines/{fam}/spearman")[:, 0, 0, 1:].numpy(), BL[1:],
+            f"{name}: {FAM[fam]}, vs {BL[0]}", floor_line)
+
+
+fig = boxes(vs_first, "#9ecae1")
 glue("fig_baseline_dist", fig, display=False)
 plt.close(fig)
 
@@ -370,18 +388,12 @@ plt.close(fig)
 # ```
 
 # %% tags=["remove-cell"]
-fig, axes = plt.subplots(len(loaded), 2, figsize=(10, 3.2 * len(loaded)), squeeze=False)
-for r, name in enumerate(loaded):
-    for c, fam in enumerate(divergence.FAMILIES):
-        v = divergence.off_diagonal(cat(name, f"configs/{fam}/spearman"))
-        if v.shape[-1] == 0:
-            axes[r, c].text(0.5, 0.5, "one setting only", ha="center")
-            continue
-        df = pd.DataFrame(v.nanmean(-1).numpy(), columns=BL).melt(var_name="baseline", value_name="Spearman")
-        sns.boxplot(df, x="baseline", y="Spearman", ax=axes[r, c], fliersize=1, color="#fdae6b")
-        axes[r, c].set(title=f"{name}: {FAM[fam]}", xlabel="", ylim=(-1.05, 1.05))
-        axes[r, c].tick_params(axis="x", labelsize=7, rotation=30)
-fig.tight_layout()
+def across_settings(name, fam):
+    v = divergence.off_diagonal(cat(name, f"configs/{fam}/spearman"))
+    return (v.nanmean(-1).numpy() if v.shape[-1] else None), BL, f"{name}: {FAM[fam]}", None
+
+
+fig = boxes(across_settings, "#fdae6b")
 glue("fig_config_dist", fig, display=False)
 plt.close(fig)
 
