@@ -442,7 +442,8 @@ glue("rise_diff_c", group_mean("rise", lambda a, b: a[1] != b[1]), display=False
 # Images explained per second, for all settings of the grid with one baseline (the nested RISE mask
 # counts cost the largest), on the device in the provenance block. Noisy linear imputation solves a
 # sparse linear system for every perturbed image: RISE with it explains {glue:text}`nl_slow:.0f` times
-# fewer images per second than RISE with the zero baseline.
+# fewer images per second than RISE with the zero baseline. Each stored unit records the wall time of
+# the process that computed it, so where several runs shared the cores these rates are lower bounds.
 
 # %% tags=["hide-input"]
 rt = pd.DataFrame({name: {(FAM[f], B.LABELS[b]): sum(len(p.value["neutral"]["p0"]) for p in runs[name])
