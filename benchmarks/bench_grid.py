@@ -1,4 +1,4 @@
-"""Time the ROAR seed grid: the report authors' way (DataLoader, one model at a time) vs roarkit.engine.
+"""Time the ROAR seed grid: the report authors' way (DataLoader, one model at a time) vs roarkit.core.engine.
 
 Grid: 5 base models + (IG, random) x thresholds (10, 30, 50, 70, 90 %) x 5 seeds = 55 RoarNet
 trainings, SGD lr 1e-3 momentum 0.9, batch 32, each evaluated on its own masked test set. This times
@@ -25,9 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from roarkit import data, engine, models, provenance
-from roarkit.engine import Masked, evaluate_many, train_many
-from roarkit.train import TrainConfig, evaluate
+from roarkit.core import data, models
+from roarkit.core.engine import Masked, evaluate_many, lockstep, train_many
+from roarkit.core.training import TrainConfig, evaluate
+from roarkit.store import provenance
 
 from common import PeakMemory, header, parser, setup, write
 
@@ -242,19 +243,19 @@ def variant(name: str, device):
     convolutions use it."""
     check_variant(name, device)
     flags = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    forward, step = engine._forward, engine.grad_and_value
+    forward, step = lockstep.forward, lockstep.grad_and_value
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = name == "tf32"
     if name == "bf16":
         def autocast_forward(*a, **kw):
             with torch.autocast(device.type, dtype=torch.bfloat16):
                 return forward(*a, **kw).float()
-        engine._forward = autocast_forward
+        lockstep.forward = autocast_forward
     elif name == "compile":
-        engine.grad_and_value = lambda fn, **kw: torch.compile(step(fn, **kw))
+        lockstep.grad_and_value = lambda fn, **kw: torch.compile(step(fn, **kw))
     try:
         yield
     finally:
-        engine._forward, engine.grad_and_value = forward, step
+        lockstep.forward, lockstep.grad_and_value = forward, step
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = flags
 
 

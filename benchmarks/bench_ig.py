@@ -15,7 +15,7 @@ path, half after) and scaled linearly to ``--n``; ``--ref-images 0`` runs all of
 
 (b) roarkit: what the book runs for a ROAR grid's IG rankings (``roar.Grid.ranks``, without the
 results store): per split, ``attribution.attribute(model, x, y, "ig", AttributionConfig(ig_steps=steps))``
-then ``attribution.ranks(attribution.scores(a))``.
+then ``removal.ranks(removal.scores(a))``.
 
 Equal work: the maximum absolute difference between both paths' attributions on the reference's first
 batch. The model is trained ``--train-epochs`` epochs (ROAR report settings, default 1; 0 = untrained
@@ -29,8 +29,11 @@ import sys
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from roarkit import attribution, data, models, provenance, train
-from roarkit.attribution import IntegratedGradients  # Captum's class (imported there without tqdm's warning)
+from roarkit.core import data, models, removal
+from roarkit.core import training as train
+from roarkit.core.saliency import gradients as attribution
+from roarkit.core.saliency.gradients import IntegratedGradients  # Captum's class (imported there without tqdm's warning)
+from roarkit.store import provenance
 
 from common import PeakMemory, header, kilo, parser, quiet, setup, write
 
@@ -56,7 +59,7 @@ def roarkit_ranks(model, ds, config, seed=0) -> dict:
     for split in ("train", "test"):
         x, y = getattr(ds, f"x_{split}"), getattr(ds, f"y_{split}")
         a = attribution.attribute(model, x, y, "ig", config, seed=seed * 2 + (split == "test"))
-        out[split] = attribution.ranks(attribution.scores(a), seed=seed)
+        out[split] = removal.ranks(removal.scores(a), seed)
     return out
 
 
@@ -126,7 +129,7 @@ def main(argv=None):
                             f"x {n:,} / {n_ref:,}") if scaled else f"all {n:,} images timed",
                        peak_mb=ref_peak, memory=mem.what),
         roarkit=dict(eng.as_dict(), config=config.as_dict(), shapes={k: list(v.shape) for k, v in ranks.items()},
-                     path="attribution.attribute(..., 'ig', AttributionConfig) + attribution.ranks(scores(a)) "
+                     path="gradients.attribute(..., 'ig', AttributionConfig) + removal.ranks(scores(a)) "
                           "per split, as roar.Grid.ranks"),
         ratio=ref_total / eng.seconds,
         equal_work=dict(max_abs_difference=diff, max_abs_attribution=scale, images=len(first),

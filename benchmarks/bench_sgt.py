@@ -3,7 +3,7 @@
 Workload (the papers): SGTNet, Fashion-MNIST 60k training images, batch 256, Adadelta lr 1.0,
 ``--epochs`` (default 100); SGT masks k = 50 % of the pixels (the lowest |input gradient| of the
 true class) with uniform noise and adds KL(f(x) || f(x~)) to the cross-entropy; SMOOT moves k per
-image online. As in the book (``sgt_runs.Study``), 10 % of the training images (stratified, seed 0)
+image online. As in the book (``roarkit.experiments.sgt_study.Study``), 10 % of the training images (stratified, seed 0)
 are held out, the weights of the epoch with the best validation accuracy are kept, and the test
 accuracy of those weights is reported; both paths do all of that.
 
@@ -16,10 +16,10 @@ abs=False)``, pixels sorted by |gradient|, then per image the k lowest replaced 
 [min, max] of that image (a Python loop over the batch, as the official code), forward of x and of x~,
 CE + KL, ``torch.optim.Adadelta``; validation accuracy per epoch through a DataLoader. SMOOT: the same
 loop with each image's k read from a tensor of fractions and updated from the eval-mode softmax of x
-and x~ (roarkit.smoot's rule, written out). Timed for ``--ref-epochs`` epochs and scaled linearly.
+and x~ (roarkit.core.smoot's rule, written out). Timed for ``--ref-epochs`` epochs and scaled linearly.
 
-(b) roarkit: ``guided.fit(data, training, config, ...)`` with the book's settings, i.e. what
-``sgt_runs.Study.train`` computes (without the results store's I/O).
+(b) roarkit: ``training.fit("sgt", data, config, step=guided.step(training), ...)`` with the book's settings, i.e. what
+``roarkit.experiments.sgt_study.Study.train`` computes (without the results store's I/O).
 """
 from __future__ import annotations
 
@@ -34,8 +34,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from roarkit import data, guided, models, provenance, sgt, smoot, train
-from roarkit.attribution import Saliency  # Captum's class (imported there without tqdm's warning)
+from roarkit.core import data, guided, models, sgt, smoot
+from roarkit.core import training as train
+from roarkit.core.saliency.gradients import Saliency  # Captum's class (imported there without tqdm's warning)
+from roarkit.store import provenance
 
 from common import PeakMemory, header, kilo, parser, quiet, setup, write
 
@@ -60,7 +62,7 @@ def _accuracy(model, loader, device) -> float:
 
 def reference(ds, training, config, sgt_cfg, smoot_cfg, epochs, device) -> dict:
     """One SGT / SMOOT training the official code's way; per-epoch seconds and the test accuracy."""
-    tr, va = guided.split_validation(ds.y_train, VAL_FRACTION, SEED)  # the book's split: equal work
+    tr, va = train.split_validation(ds.y_train, VAL_FRACTION, SEED)  # the book's split: equal work
     x, y = ds.x_train.cpu(), ds.y_train.cpu()
     torch.manual_seed(SEED)
     model = models.build("sgt", seed=SEED, device=device)
@@ -115,9 +117,9 @@ def reference(ds, training, config, sgt_cfg, smoot_cfg, epochs, device) -> dict:
 
 
 def roarkit_fit(ds, training, config, sgt_cfg, smoot_cfg) -> dict:
-    """What ``sgt_runs.Study.train`` computes for ``training`` (no store)."""
-    return guided.fit(ds, training, config, seed=SEED, val_fraction=VAL_FRACTION, split_seed=SEED,
-                      sgt_config=sgt_cfg, smoot_config=smoot_cfg, model_name="sgt", progress=False)
+    """What ``experiments.sgt_study.Study.train`` computes for ``training`` (no store)."""
+    return train.fit("sgt", ds, config, seed=SEED, step=guided.step(training, sgt_cfg, smoot_cfg),
+                     val_fraction=VAL_FRACTION, split_seed=SEED, channels_last=True, progress=False).value()
 
 
 def warm_up(ds, config, sgt_cfg, smoot_cfg, device):
@@ -125,8 +127,8 @@ def warm_up(ds, config, sgt_cfg, smoot_cfg, device):
     small = train.TrainConfig(epochs=1, batch_size=config.batch_size, optimizer="adadelta", lr=config.lr)
     net = models.build("sgt", seed=SEED, device=device)
     n = min(2 * config.batch_size, len(ds.y_train))
-    guided.train_guided(net, ds.x_train[:n], ds.y_train[:n], small, training="smoot", sgt_config=sgt_cfg,
-                        smoot_config=smoot_cfg, seed=SEED, progress=False)
+    train.train(net, ds.x_train[:n], ds.y_train[:n], small, seed=SEED, step=guided.step("smoot", sgt_cfg, smoot_cfg),
+                channels_last=True, progress=False)
     tiny = dataclasses.replace(ds, x_train=ds.x_train[:n], y_train=ds.y_train[:n])
     with quiet():
         reference(tiny, "smoot", small, sgt_cfg, smoot_cfg, 1, device)
@@ -155,7 +157,7 @@ def bench(ds, training, config, sgt_cfg, smoot_cfg, args, device) -> dict:
                      epoch_seconds=hist["seconds"], fit_seconds=fit["seconds"],
                      test_accuracy=fit["metrics"]["accuracy"], selected_epoch=hist["selected_epoch"],
                      val_accuracy=hist["val_accuracy"], n_train=fit["n_train"], n_val=fit["n_val"],
-                     path=f"guided.fit(data, {training!r}, config, ...) as sgt_runs.Study.train"),
+                     path=f"training.fit(step=guided.step({training!r})) as experiments.sgt_study.Study.train"),
     )
     row["ratio"] = ref_total / mem.seconds
     row["ratio_per_epoch"] = per_epoch / row["roarkit"]["seconds_per_epoch"]

@@ -13,7 +13,8 @@ from pathlib import Path
 import psutil
 import torch
 
-from roarkit import provenance
+from roarkit.core.device import resolve_device
+from roarkit.store import provenance
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -85,7 +86,7 @@ def setup(args) -> torch.device:
         shared = Path(__file__).resolve().parents[2] / "shared" / "data"
         if shared.is_dir():
             os.environ["ROARKIT_DATA"] = str(shared)
-    return provenance.resolve_device(args.device)
+    return resolve_device(args.device)
 
 
 def header(device, args) -> dict:

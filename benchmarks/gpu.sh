@@ -55,7 +55,7 @@ check() {
   "$PY" - <<'EOF'
 import captum, torch
 import ipykernel, jupytext, myst_nb, papermill  # the page runner's stack
-from roarkit import data
+from roarkit.core import data
 for name in ("mnist", "fashion_mnist"):
     print(data.load(name, n_train=100, n_test=100, seed=0).info.summary())
 print(f"captum {captum.__version__}, torch {torch.__version__}, CUDA available: {torch.cuda.is_available()}")

@@ -25,14 +25,12 @@
 # in the provenance block above; nothing is typed by hand.
 
 # %% tags=["remove-cell"]
-import matplotlib.pyplot as plt
-import pandas as pd
-import torch
-from IPython.display import Markdown, display
-from myst_nb import glue
+from IPython.display import display
 
-from roarkit import data, paper, plots, results, train
-from roarkit.page import Page
+from roarkit.book.page import Page
+from roarkit.experiments import data_and_models
+from roarkit.figures import data as figs
+from roarkit.figures import style
 
 # %% tags=["parameters"]
 profile = "paper"  # the settings this page runs with: "paper" or "quick"
@@ -51,12 +49,9 @@ page = Page("data_and_models", globals())
 
 # %% tags=["remove-cell"]
 P = page.start(globals())
-store = results.Store()
-loaded = {}
-for name in P.datasets:
-    loaded[name] = data.load(name, n_train=P.n_train or None, n_test=P.n_test or None, seed=P.subset_seed,
-                             device=page.device)
-    page.add_data(loaded[name].info)
+style()
+R = data_and_models.run(P)
+page.use(R)  # the data it ran on; its numbers and Markdown glued for the prose
 
 # %% [markdown]
 # ## The data this book ran on
@@ -68,17 +63,8 @@ for name in P.datasets:
 # built on it inherits that limit, and its page says so in its provenance block.
 
 # %%
-rows = []
-for ds in loaded.values():
-    for f in ds.info.as_dict()["files"]:
-        rows.append({"dataset": ds.name, "file": f["file"], "images": f["n"], "md5": f["md5"]})
-files = pd.DataFrame(rows)
-used = pd.DataFrame([{"dataset": ds.name, "train used": ds.info.n_train, "train on disk": ds.info.n_train_available,
-                      "test used": ds.info.n_test, "test on disk": ds.info.n_test_available,
-                      "pixel mean (train)": round(float(ds.mean[0]), 4), "pixel std (train)": round(float(ds.std[0]), 4),
-                      "source": ds.info.source} for ds in loaded.values()]).set_index("dataset")
-display(used)
-display(files.set_index(["dataset", "file"]))
+display(R.used)
+display(R.files)
 
 # %% [markdown]
 # Inputs are scaled to [0, 1] and then normalised with the mean and standard deviation of the
@@ -93,18 +79,8 @@ display(files.set_index(["dataset", "file"]))
 # ```
 
 # %% tags=["remove-cell"]
-fig, axes = plt.subplots(1, len(loaded), figsize=(5.2 * len(loaded), 5.6))
-axes = [axes] if len(loaded) == 1 else list(axes)
-for ax, ds in zip(axes, loaded.values()):
-    grid = plots.sample_grid(ds, per_class=8)
-    grid.canvas.draw()
-    ax.imshow(grid.canvas.buffer_rgba())
-    ax.set_title(ds.name)
-    ax.axis("off")
-    plt.close(grid)
-fig.tight_layout()
-glue("fig_samples", fig, display=False)
-plt.close(fig)
+fig = figs.fig_samples(R.datasets.values(), per_class=8)
+page.figure("fig_samples", fig)
 
 # %% [markdown]
 # ```{glue:figure} fig_balance
@@ -116,9 +92,8 @@ plt.close(fig)
 # ```
 
 # %% tags=["remove-cell"]
-fig = plots.class_balance(list(loaded.values()))
-glue("fig_balance", fig, display=False)
-plt.close(fig)
+fig = figs.class_balance(list(R.datasets.values()))
+page.figure("fig_balance", fig)
 
 # %% [markdown]
 # ## Training the base model
@@ -131,23 +106,7 @@ plt.close(fig)
 # from disk when the page is executed again with the same settings, data and code.
 
 # %%
-config = train.TrainConfig(epochs=P.epochs, batch_size=P.batch_size, optimizer="sgd", lr=P.lr, momentum=P.momentum)
-runs = {name: train.fit_cached(store, "roar", ds, config, seed=P.seed) for name, ds in loaded.items()}
-
-report_acc = paper.value("roar_report.base_accuracy_mnist")
-summary = pd.DataFrame([{
-    "dataset": name,
-    "test accuracy": e.value["metrics"]["accuracy"],
-    "report (MNIST)": report_acc if name == "mnist" else float("nan"),
-    "train images": loaded[name].info.n_train,
-    "training seconds": round(e.value["seconds"], 1),
-    "device": e.provenance["device"],
-    "from store": "yes" if e.hit else "computed now",
-} for name, e in runs.items()]).set_index("dataset")
-for name, e in runs.items():
-    glue(f"acc_{name}", 100 * e.value["metrics"]["accuracy"], display=False)
-glue("acc_report", 100 * report_acc, display=False)
-summary.style.format({"test accuracy": "{:.2%}", "report (MNIST)": "{:.0%}"}, na_rep="–")
+R.summary.style.format({"test accuracy": "{:.2%}", "report (MNIST)": "{:.0%}"}, na_rep="–")
 
 # %% [markdown]
 # The ROAR net reaches {glue:text}`acc_mnist:.2f` % test accuracy on MNIST in this run (the report:
@@ -155,11 +114,7 @@ summary.style.format({"test accuracy": "{:.2%}", "report (MNIST)": "{:.0%}"}, na
 # on Fashion-MNIST. Per-class precision and recall on the test split:
 
 # %%
-per_class = pd.concat({name: pd.DataFrame({"precision": e.value["metrics"]["precision"],
-                                           "recall": e.value["metrics"]["recall"]},
-                                          index=pd.Index(loaded[name].classes, name="class"))
-                       for name, e in runs.items()}, axis=1)
-per_class.style.format("{:.3f}")
+R.per_class.style.format("{:.3f}")
 
 # %% [markdown]
 # ```{glue:figure} fig_confusion
@@ -170,19 +125,8 @@ per_class.style.format("{:.3f}")
 # ```
 
 # %% tags=["remove-cell"]
-import seaborn as sns
-
-fig, axes = plt.subplots(1, len(runs), figsize=(5.5 * len(runs), 4.6))
-axes = [axes] if len(runs) == 1 else list(axes)
-for ax, (name, e) in zip(axes, runs.items()):
-    cm = torch.tensor(e.value["metrics"]["confusion"])
-    sns.heatmap(cm.numpy(), ax=ax, annot=True, fmt="d", cbar=False, cmap="Blues", annot_kws={"fontsize": 7},
-                xticklabels=loaded[name].classes, yticklabels=loaded[name].classes)
-    ax.set(title=name, xlabel="predicted", ylabel="true")
-    ax.tick_params(labelsize=7)
-fig.tight_layout()
-glue("fig_confusion", fig, display=False)
-plt.close(fig)
+fig = figs.fig_confusion(R.confusion, {name: ds.classes for name, ds in R.datasets.items()})
+page.figure("fig_confusion", fig)
 
 # %% [markdown]
 # ## Choosing the batch size
@@ -192,18 +136,7 @@ plt.close(fig)
 # `batch_sizes`; the batch size whose accuracy comes closest to the report's 98 % is the book's choice.
 
 # %%
-sweep = []
-for bs in P.batch_sizes:
-    cfg = train.TrainConfig(epochs=P.epochs, batch_size=bs, optimizer="sgd", lr=P.lr, momentum=P.momentum)
-    ds = loaded.get("mnist") or next(iter(loaded.values()))
-    e = train.fit_cached(store, "roar", ds, cfg, seed=P.seed)
-    sweep.append({"dataset": ds.name, "batch size": bs, "steps": P.epochs * -(-ds.info.n_train // bs),
-                  "test accuracy": e.value["metrics"]["accuracy"], "final training loss": e.value["history"]["loss"][-1],
-                  "seconds": round(e.value["seconds"], 1)})
-sweep = pd.DataFrame(sweep).set_index("batch size")
-best = int((sweep["test accuracy"] - report_acc).abs().idxmin())
-glue("best_batch", best, display=False)
-sweep.style.format({"test accuracy": "{:.2%}", "final training loss": "{:.3f}"})
+R.sweep.style.format({"test accuracy": "{:.2%}", "final training loss": "{:.3f}"})
 
 # %% [markdown]
 # In this run the batch size closest to the report's accuracy is {glue:text}`best_batch`.
@@ -214,9 +147,9 @@ page.finish();
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise runs on a laptop CPU with the quick profile; this page took {glue:text}`page_minutes:.1f`
-# minutes with the settings in its provenance block (training runs already in the results store are
-# read back, so a rerun with unchanged settings takes seconds).
+# ```{glue:md} exercises_intro
+# :format: myst
+# ```
 #
 # 1. **Fewer, larger steps.** `python -m roarkit run data_and_models --profile quick -p batch_sizes "[16, 256]"`.
 #    With the larger batch the same epochs take far fewer update steps (the sweep's `steps` column).

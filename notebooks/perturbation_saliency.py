@@ -31,17 +31,12 @@
 import warnings
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm, imported by Captum, in a kernel without widgets
-import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
-import seaborn as sns
 import torch
-from IPython.display import display
-from myst_nb import glue
 
-from roarkit import baselines as B
-from roarkit import data, divergence, maps, results, similarity, train
-from roarkit.page import Page
+from roarkit.book.page import Page
+from roarkit.experiments import perturbation_saliency
+from roarkit.figures import perturbation as F
+from roarkit.figures import style
 
 torch.set_num_threads(1)  # small tensors: one thread is faster than two contended OpenMP threads
 
@@ -67,25 +62,11 @@ device = "auto"
 page = Page("perturbation_saliency", globals())
 
 # %% tags=["remove-cell"]
-import dataclasses
-
 P = page.start(globals())
-store = results.Store()
-grid = divergence.Grid(P.windows, P.strides, P.rise_masks, P.rise_cell, P.rise_p, P.baselines)
-config = train.TrainConfig(epochs=P.epochs, batch_size=P.batch_size, optimizer="sgd", lr=P.lr, momentum=P.momentum)
-CHUNK = 250  # images per stored unit of work
-loaded, models, model_keys, picks, runs = {}, {}, {}, {}, {}
-for name in P.datasets:
-    ds = data.load(name, n_train=P.n_train or None, n_test=P.n_test or None, seed=P.subset_seed, device=page.device)
-    loaded[name] = ds
-    models[name], entry = maps.base_model(store, ds, config, seed=P.seed)
-    model_keys[name] = entry.key  # the stored training unit: its key changes whenever the weights may
-    n = len(ds.y_test) if not P.n_images or P.n_images >= len(ds.y_test) else P.n_images
-    picks[name] = torch.as_tensor(data._stratified(ds.y_test.cpu().numpy(), n, P.subset_seed)) \
-        if n < len(ds.y_test) else torch.arange(n)
-    page.add_data(dataclasses.replace(ds.info, n_test=n))
-stats = {name: B.Stats.of(ds) for name, ds in loaded.items()}
-BL = [B.LABELS[b] for b in grid.baselines]
+style()
+R = perturbation_saliency.run(P)  # every stored unit: base models, then the maps' similarities in chunks of 250 images
+page.use(R)  # the data it ran on, and its numbers glued for the prose
+
 
 # %% [markdown]
 # ## Seven "neutral" baselines
@@ -106,24 +87,7 @@ BL = [B.LABELS[b] for b in grid.baselines]
 # ```
 
 # %% tags=["remove-cell"]
-fig, axes = plt.subplots(len(loaded), len(grid.baselines) + 1, figsize=(1.6 * (len(grid.baselines) + 1), 1.8 * len(loaded)),
-                         squeeze=False)
-for r, (name, ds) in enumerate(loaded.items()):
-    x = ds.x_test[picks[name][:1]]
-    patch = torch.zeros_like(x[:, :1], dtype=torch.bool)
-    patch[..., 8:20, 8:20] = True
-    axes[r, 0].imshow(ds.unnormalize(x)[0, 0].cpu(), cmap="gray_r", vmin=0, vmax=1)
-    axes[r, 0].set_title("input" if r == 0 else "", fontsize=8)
-    axes[r, 0].set_ylabel(name, fontsize=8)
-    for c, b in enumerate(grid.baselines, 1):
-        img = ds.unnormalize(B.perturb(x, patch, b, stats[name], seed=P.seed))[0, 0].clamp(0, 1).cpu()
-        axes[r, c].imshow(img, cmap="gray_r", vmin=0, vmax=1)
-        axes[r, c].set_title(B.LABELS[b] if r == 0 else "", fontsize=8)
-for ax in axes.flat:
-    ax.set_xticks([]), ax.set_yticks([])
-fig.tight_layout()
-glue("fig_baselines", fig, display=False)
-plt.close(fig)
+page.figure("fig_baselines", F.fig_baselines(R))
 
 # %% [markdown]
 # ## Computing the maps
@@ -135,28 +99,6 @@ plt.close(fig)
 # time with another mask seed at its first setting, to measure how much two RISE maps differ from
 # Monte-Carlo noise alone. Work is stored in units of up to 250 images.
 
-# %% tags=["remove-cell"]
-for name, ds in loaded.items():
-    idx, parts = picks[name], []
-    for start in range(0, len(idx), CHUNK):
-        sel = idx[start:start + CHUNK].to(ds.device)
-        params = {"model": model_keys[name], "grid": grid.as_dict(), "seed": P.seed,
-                  "images": {"n_images": len(idx), "subset_seed": P.subset_seed, "start": start, "stop": start + len(sel)}}
-        parts.append(store.cached("divergence", params, ds.info,
-                                  lambda ds=ds, sel=sel, start=start: divergence.run_chunk(
-                                      models[ds.name], ds.x_test[sel], ds.y_test[sel], grid, stats[ds.name],
-                                      seed=P.seed + start, examples=4 if start == 0 else 0), device=page.device,
-                                  code=("divergence",)))
-    runs[name] = parts
-
-
-def cat(name, key):
-    """Concatenate a per-image result over the stored chunks of one dataset."""
-    dim = 1 if key == "neutral/prob" else 0
-    vals = [p.value["neutral"][key.split("/")[1]] if key.startswith("neutral") else p.value[key] for p in runs[name]]
-    return torch.cat(vals, dim)
-
-
 # %% [markdown]
 # ## Are the baselines neutral?
 #
@@ -164,10 +106,7 @@ def cat(name, key):
 # the true class should sit near chance (0.1). The table shows the mean over the explained images.
 
 # %% tags=["hide-input"]
-neutral = pd.DataFrame({name: [cat(name, "neutral/prob")[k].mean().item() for k in range(len(grid.baselines))]
-                        for name in loaded}, index=pd.Index(BL, name="baseline image"))
-neutral.loc["the test image itself"] = [cat(name, "neutral/p0").mean().item() for name in loaded]
-neutral.style.format("{:.3f}").set_caption("Mean probability of the true class")
+R.neutral.style.format("{:.3f}").set_caption("Mean probability of the true class")
 
 # %% [markdown]
 # ```{glue:figure} fig_examples
@@ -181,24 +120,7 @@ neutral.style.format("{:.3f}").set_caption("Mean probability of the true class")
 # ```
 
 # %% tags=["remove-cell"]
-rows = [(name, fam) for name in loaded for fam in divergence.FAMILIES]
-fig, axes = plt.subplots(len(rows), len(grid.baselines) + 1, figsize=(1.6 * (len(grid.baselines) + 1), 1.7 * len(rows)),
-                         squeeze=False)
-for r, (name, fam) in enumerate(rows):
-    ex = runs[name][0].value["examples"][fam]  # (B, configs, E, H, W)
-    axes[r, 0].imshow(loaded[name].unnormalize(loaded[name].x_test[picks[name][:1]])[0, 0].cpu(), cmap="gray_r")
-    axes[r, 0].set_ylabel(f"{name}\n{fam}", fontsize=8)
-    for c in range(len(grid.baselines)):
-        m = ex[c, 0, 0]
-        m = m - m.mean() if fam == "rise" else m  # RISE: relative to the map's mean
-        v = m.abs().max().item() or 1.0
-        axes[r, c + 1].imshow(m, cmap="RdBu_r", vmin=-v, vmax=v)
-        axes[r, c + 1].set_title(BL[c] if r == 0 else "", fontsize=8)
-for ax in axes.flat:
-    ax.set_xticks([]), ax.set_yticks([])
-fig.tight_layout()
-glue("fig_examples", fig, display=False)
-plt.close(fig)
+page.figure("fig_examples", F.fig_examples(R))
 
 # %% [markdown]
 # ## (a) The baseline changes the map
@@ -217,24 +139,7 @@ plt.close(fig)
 # ```
 
 # %% tags=["remove-cell"]
-FAM = {"occlusion": "Occlusion", "rise": "RISE"}
-
-
-def heat(ax, mat, labels, title):
-    sns.heatmap(mat, ax=ax, vmin=-1, vmax=1, cmap="RdBu_r", annot=True, fmt=".2f", cbar=False, square=True,
-                xticklabels=labels, yticklabels=labels, annot_kws={"fontsize": 6})
-    ax.set_title(title, fontsize=9)
-    ax.tick_params(labelsize=6)
-
-
-fig, axes = plt.subplots(len(loaded), 2, figsize=(9, 4.3 * len(loaded)), squeeze=False)
-for r, name in enumerate(loaded):
-    for c, fam in enumerate(divergence.FAMILIES):
-        mat = cat(name, f"baselines/{fam}/spearman")[:, 0].nanmean(0).numpy()
-        heat(axes[r, c], mat, BL, f"{name}: {FAM[fam]} ({grid.labels(fam)[0]})")
-fig.tight_layout()
-glue("fig_baseline_heat", fig, display=False)
-plt.close(fig)
+page.figure("fig_baseline_heat", F.fig_baseline_heat(R))
 
 # %% [markdown]
 # ```{glue:figure} fig_baseline_dist
@@ -247,98 +152,14 @@ plt.close(fig)
 # ```
 
 # %% tags=["remove-cell"]
-def boxes(panel, color):
-    """One box plot per dataset (row) and method (column); ``panel(name, fam)`` gives the values
-    (images x baselines, or None when there is nothing to compare), their columns, the title and
-    an optional reference line."""
-    fig, axes = plt.subplots(len(loaded), 2, figsize=(10, 3.2 * len(loaded)), squeeze=False)
-    for r, name in enumerate(loaded):
-        for c, fam in enumerate(divergence.FAMILIES):
-            ax = axes[r, c]
-            values, columns, title, line = panel(name, fam)
-            if values is None:
-                ax.text(0.5, 0.5, "one setting only", ha="center")
-                continue
-            df = pd.DataFrame(values, columns=columns).melt(var_name="baseline", value_name="Spearman")
-            sns.boxplot(df, x="baseline", y="Spearman", ax=ax, fliersize=1, color=color)
-            if line is not None:
-                ax.axhline(line, ls=":", c="k")
-            ax.set(title=title, xlabel="", ylim=(-1.05, 1.05))
-            ax.tick_params(axis="x", labelsize=7, rotation=30)
-    fig.tight_layout()
-    return fig
-
-
-def vs_first(name, fam):
-    floor_line = cat(name, "floor/spearman").nanmedian().item() if fam == "rise" else None
-    return (cat(name, f"baselines/{fam}/spearman")[:, 0, 0, 1:].numpy(), BL[1:],
-            f"{name}: {FAM[fam]}, vs {BL[0]}", floor_line)
-
-
-fig = boxes(vs_first, "#9ecae1")
-glue("fig_baseline_dist", fig, display=False)
-plt.close(fig)
+page.figure("fig_baseline_dist", F.fig_baseline_dist(R))
 
 # %% [markdown]
 # The table summarises every measure over all pairs of baselines and every setting of the grid
 # (mean over images and pairs; in brackets the lowest median over images of any pair).
 
-# %% tags=["remove-cell"]
-floor = {name: cat(name, "floor/spearman").nanmedian().item() for name in loaded}  # two RISE mask seeds
-
-
-def divergent(kind, name, fam):
-    """Bool per pair of settings: divergent (for RISE also below the two-seed noise floor)."""
-    return divergence.diverging(cat(name, f"{kind}/{fam}/spearman"), floor[name] if fam == "rise" else None).flatten()
-
-
-def summary(kind):
-    rows = []
-    for name in loaded:
-        for fam in divergence.FAMILIES:
-            row = {"dataset": name, "method": FAM[fam]}
-            for meas in similarity.MEASURES:
-                sim = cat(name, f"{kind}/{fam}/{meas}")
-                row[similarity.LABELS[meas]] = (f"{divergence.off_diagonal(sim).nanmean().item():.3f} "
-                                                f"({divergence.pair_medians(sim).min().item():.3f})")
-            d = divergent(kind, name, fam)
-            row["diverging pairs"] = f"{int(d.sum())} of {d.numel()}"
-            rows.append(row)
-    return pd.DataFrame(rows).set_index(["dataset", "method"])
-
-
-def verdict(kind):
-    """'supported' when every method diverges on every dataset for some pair, else which do."""
-    hit = [(name, fam) for name in loaded for fam in divergence.FAMILIES if divergent(kind, name, fam).any()]
-    if len(hit) == len(loaded) * len(divergence.FAMILIES):
-        return "supported"
-    if not hit:
-        return "not supported"
-    return "partly supported (" + ", ".join(f"{FAM[f]} on {n}" for n, f in hit) + " only)"
-
-
-def share(kind, fam=None):
-    d = torch.cat([divergent(kind, n, f) for n in loaded for f in ([fam] if fam else divergence.FAMILIES)])
-    return 100 * d.float().mean().item(), d.numel()
-
-
-summary_b = summary("baselines")
-
 # %%
-summary_b
-
-# %% tags=["remove-cell"]
-med_a = torch.cat([divergence.pair_medians(cat(n, f"baselines/{f}/spearman")).flatten()
-                   for n in loaded for f in divergence.FAMILIES])
-glue("a_share", share("baselines")[0], display=False)
-glue("a_share_occ", share("baselines", "occlusion")[0], display=False)
-glue("a_share_rise", share("baselines", "rise")[0], display=False)
-glue("a_min", med_a.min().item(), display=False)
-glue("a_mean_occ", float(np.mean([divergence.off_diagonal(cat(n, "baselines/occlusion/spearman")).nanmean().item() for n in loaded])), display=False)
-glue("a_mean_rise", float(np.mean([divergence.off_diagonal(cat(n, "baselines/rise/spearman")).nanmean().item() for n in loaded])), display=False)
-glue("a_floor", float(np.mean(list(floor.values()))), display=False)
-glue("a_verdict", verdict("baselines"), display=False)
-glue("diverge", divergence.DIVERGE, display=False)
+R.summary_baselines
 
 # %% [markdown]
 # **Verdict on claim (a): {glue:text}`a_verdict`.** Call two settings *divergent* when the median
@@ -368,16 +189,7 @@ glue("diverge", divergence.DIVERGE, display=False)
 # ```
 
 # %% tags=["remove-cell"]
-ncfg = max(len(grid.labels(f)) for f in divergence.FAMILIES)
-fig, axes = plt.subplots(len(loaded), 2, figsize=(2 * max(4.5, 0.55 * ncfg + 1.5), len(loaded) * max(4.3, 0.5 * ncfg + 1.5)),
-                         squeeze=False)
-for r, name in enumerate(loaded):
-    for c, fam in enumerate(divergence.FAMILIES):
-        mat = cat(name, f"configs/{fam}/spearman")[:, 0].nanmean(0).numpy()
-        heat(axes[r, c], mat, grid.labels(fam), f"{name}: {FAM[fam]} ({BL[0]})")
-fig.tight_layout()
-glue("fig_config_heat", fig, display=False)
-plt.close(fig)
+page.figure("fig_config_heat", F.fig_config_heat(R))
 
 # %% [markdown]
 # ```{glue:figure} fig_config_dist
@@ -388,43 +200,10 @@ plt.close(fig)
 # ```
 
 # %% tags=["remove-cell"]
-def across_settings(name, fam):
-    v = divergence.off_diagonal(cat(name, f"configs/{fam}/spearman"))
-    return (v.nanmean(-1).numpy() if v.shape[-1] else None), BL, f"{name}: {FAM[fam]}", None
-
-
-fig = boxes(across_settings, "#fdae6b")
-glue("fig_config_dist", fig, display=False)
-plt.close(fig)
+page.figure("fig_config_dist", F.fig_config_dist(R))
 
 # %% tags=["hide-input"]
-summary_c = summary("configs")
-summary_c
-
-# %% tags=["remove-cell"]
-med_b = torch.cat([divergence.pair_medians(cat(n, f"configs/{f}/spearman")).flatten()
-                   for n in loaded for f in divergence.FAMILIES])
-glue("b_share", share("configs")[0], display=False)
-glue("b_n", share("configs")[1], display=False)
-glue("b_min", med_b.min().item(), display=False)
-glue("b_share_occ", share("configs", "occlusion")[0], display=False)
-glue("b_share_rise", share("configs", "rise")[0], display=False)
-glue("b_verdict", verdict("configs"), display=False)
-
-def group_mean(fam, same):
-    """Mean Spearman (first baseline, over images and datasets) of the setting pairs for which same(a, b)."""
-    cfgs = grid.occlusion_configs() if fam == "occlusion" else grid.rise_configs()
-    pairs = [(i, j) for i in range(len(cfgs)) for j in range(i + 1, len(cfgs)) if same(cfgs[i], cfgs[j])]
-    if not pairs:
-        return float("nan")
-    return float(np.mean([cat(n, f"configs/{fam}/spearman")[:, 0, i, j].nanmean().item() for n in loaded for i, j in pairs]))
-
-
-glue("occ_same_w", group_mean("occlusion", lambda a, b: a[0] == b[0]), display=False)
-glue("occ_diff_w", group_mean("occlusion", lambda a, b: a[0] != b[0]), display=False)
-glue("rise_same_cp", group_mean("rise", lambda a, b: a[1:] == b[1:]), display=False)
-glue("rise_diff_p", group_mean("rise", lambda a, b: a[1] == b[1] and a[2] != b[2]), display=False)
-glue("rise_diff_c", group_mean("rise", lambda a, b: a[1] != b[1]), display=False)
+R.summary_configs
 
 # %% [markdown]
 # **Verdict on claim (b): {glue:text}`b_verdict`.** Of the {glue:text}`b_n` pairs of hyperparameter
@@ -446,24 +225,18 @@ glue("rise_diff_c", group_mean("rise", lambda a, b: a[1] != b[1]), display=False
 # the process that computed it, so where several runs shared the cores these rates are lower bounds.
 
 # %% tags=["hide-input"]
-rt = pd.DataFrame({name: {(FAM[f], B.LABELS[b]): sum(len(p.value["neutral"]["p0"]) for p in runs[name])
-                          / sum(p.value["seconds"][f"{f}/{b}"] for p in runs[name])
-                          for f in divergence.FAMILIES for b in grid.baselines} for name in loaded})
-rt.index.names = ["method", "baseline"]
-glue("nl_slow", float((rt.loc[(FAM["rise"], B.LABELS["zero"])] / rt.loc[(FAM["rise"], B.LABELS["noisy_linear"])]).mean())
-     if {"zero", "noisy_linear"} <= set(grid.baselines) else float("nan"), display=False)
-rt.style.format("{:.1f}").set_caption("Images per second, whole grid of settings")
+R.rates.style.format("{:.1f}").set_caption("Images per second, whole grid of settings")
 
 # %% tags=["remove-cell"]
-page.finish();
+page.finish(exercises="The quick profile explains a few test images with a small grid. Noisy linear imputation "
+            "dominates the run time (table above): leaving `noisy_linear` out of `baselines` makes any exercise faster.");
 
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise runs on a laptop CPU with the quick profile (a few test images, a small grid); this
-# page took {glue:text}`page_minutes:.1f` minutes with the settings in its provenance block. Noisy
-# linear imputation dominates the run time (table above): leaving `noisy_linear` out of `baselines`
-# makes any exercise faster.
+# ```{glue:md} exercises_intro
+# :format: myst
+# ```
 #
 # 1. **The baseline held fixed.** `python -m roarkit run perturbation_saliency --profile quick -p baselines "[blur, zero, noisy_linear]"`.
 #    The first baseline is the reference of {numref}`fig-baseline-dist` and the one held fixed in (b).

@@ -28,15 +28,12 @@
 # numbers beside ours.
 
 # %% tags=["remove-cell"]
-import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
-import seaborn as sns
-from IPython.display import Markdown, display
-from myst_nb import glue
+from IPython.display import display
 
-from roarkit import attribution, data, paper, roar, stats, train
-from roarkit.page import Page
+from roarkit.book.page import Page
+from roarkit.experiments import roar_mnist
+from roarkit.figures import roar as figs
+from roarkit.figures import style
 
 # %% tags=["parameters"]
 profile = "paper"  # the settings this page runs with: "paper" or "quick"
@@ -55,13 +52,9 @@ page = Page("roar_mnist", globals())
 
 # %% tags=["remove-cell"]
 P = page.start(globals())
-ds = data.load("mnist", n_train=P.n_train or None, n_test=P.n_test or None, seed=P.subset_seed, device=page.device)
-page.add_data(ds.info)
-config = train.TrainConfig(epochs=P.epochs, batch_size=P.batch_size, optimizer="sgd", lr=P.lr, momentum=P.momentum)
-grid = roar.Grid(ds, config, methods=("ig", "random"), thresholds=tuple(P.thresholds), seeds=tuple(range(P.seeds)),
-                 attr=attribution.AttributionConfig(ig_steps=P.ig_steps))
-REPORT = paper.value("roar_report")
-CHANCE = 1 / ds.num_classes
+style()
+R = roar_mnist.run(P)
+page.use(R)  # the data it ran on; its numbers and Markdown glued for the prose
 
 # %% [markdown]
 # ## Set-up
@@ -83,17 +76,6 @@ CHANCE = 1 / ds.num_classes
 # Each seed first trains the network on the unmodified images; IG is computed from that model for
 # every training and test image.
 
-# %% tags=["remove-cell"]
-base = grid.base()
-base_acc = np.array([base[s].value["metrics"]["accuracy"] for s in grid.seeds])
-glue("base_mean", float(100 * base_acc.mean()), display=False)
-glue("base_std", float(100 * base_acc.std(ddof=1)) if len(base_acc) > 1 else float("nan"), display=False)
-glue("report_base", 100 * REPORT["base_accuracy_mnist"], display=False)
-# the landing page's verdict: within one point of the report's 98 %
-glue("verdict_base", "reproduced" if abs(100 * (base_acc.mean() - REPORT["base_accuracy_mnist"])) <= 1
-     else "not reproduced", display=False)
-glue("n_seeds", len(grid.seeds), display=False)
-
 # %% [markdown]
 # Over {glue:text}`n_seeds` seeds the base models reach {glue:text}`base_mean:.2f` ± {glue:text}`base_std:.2f` %
 # test accuracy (mean ± standard deviation); the report gives {glue:text}`report_base:.0f` %.
@@ -107,25 +89,8 @@ glue("n_seeds", len(grid.seeds), display=False)
 # ```
 
 # %% tags=["remove-cell"]
-n_show = 3
-fig, axes = plt.subplots(2 * n_show, len(grid.thresholds) + 1, figsize=(1.3 * (len(grid.thresholds) + 1), 1.35 * 2 * n_show))
-for r, method in enumerate(("ig", "random")):
-    rank = grid.ranks(method, 0)["test"][:n_show]
-    x = ds.x_test[:n_show]
-    for i in range(n_show):
-        row = axes[r * n_show + i]
-        row[0].imshow(ds.unnormalize(x[i:i + 1])[0, 0].cpu(), cmap="gray_r", vmin=0, vmax=1)
-        for j, t in enumerate(grid.thresholds):
-            img = ds.unnormalize(roar.remove(x[i:i + 1], rank[i:i + 1], t))[0, 0].cpu()
-            row[j + 1].imshow(img, cmap="gray_r", vmin=0, vmax=1)
-        row[0].set_ylabel(attribution.label(method) if i == 0 else "", fontsize=8)
-for j, t in enumerate(["original", *[f"{t} %" for t in grid.thresholds]]):
-    axes[0, j].set_title(t, fontsize=9)
-for ax in axes.flat:
-    ax.set_xticks([]); ax.set_yticks([])
-fig.tight_layout()
-glue("fig_examples", fig, display=False)
-plt.close(fig)
+fig = figs.fig_examples(R.data, R.examples, R.grid.thresholds)
+page.figure("fig_examples", fig)
 
 # %% [markdown]
 # ## Retraining on the modified images
@@ -133,15 +98,6 @@ plt.close(fig)
 # For every method, threshold and seed a fresh network is trained on the modified training set and
 # tested on the modified test set ({glue:text}`n_units` trainings, read from the results store when
 # they were trained before with the same settings, data and code).
-
-# %% tags=["remove-cell"]
-rows = pd.DataFrame(grid.run())
-glue("n_units", len(rows), display=False)
-summary = stats.summarize(rows, ["method", "threshold"])
-summary["method"] = summary["method"].map(attribution.label)
-base_row = pd.DataFrame([{"method": attribution.label(m), "threshold": 0, "mean": base_acc.mean(),
-                          "std": base_acc.std(ddof=1) if len(base_acc) > 1 else 0.0} for m in ("ig", "random")])
-curve = pd.concat([base_row, summary[["method", "threshold", "mean", "std"]]])
 
 # %% [markdown]
 # ```{glue:figure} fig_roar_curve
@@ -154,17 +110,8 @@ curve = pd.concat([base_row, summary[["method", "threshold", "mean", "std"]]])
 # ```
 
 # %% tags=["remove-cell"]
-fig, ax = plt.subplots(figsize=(6.5, 3.8))
-for method, g in curve.groupby("method", sort=False):
-    g = g.sort_values("threshold")
-    ax.plot(g["threshold"], 100 * g["mean"], marker="o", label=method)
-    ax.fill_between(g["threshold"], 100 * (g["mean"] - g["std"]), 100 * (g["mean"] + g["std"]), alpha=0.25)
-ax.axhline(100 * CHANCE, ls=":", color="grey", label="chance")
-ax.set(xlabel="pixels removed (%)", ylabel="test accuracy (%)", xticks=[0, *grid.thresholds], ylim=(0, 101))
-ax.legend(loc="lower left")
-fig.tight_layout()
-glue("fig_roar_curve", fig, display=False)
-plt.close(fig)
+fig = figs.fig_roar_curve(R.curve, R.grid.thresholds, R.chance)
+page.figure("fig_roar_curve", fig)
 
 # %% [markdown]
 # ### Table I: spread over runs
@@ -175,19 +122,7 @@ plt.close(fig)
 # that, with σ the larger of the two values, and "within" says whether the difference stays inside it.
 
 # %% tags=["remove-input"]
-table1 = []
-for method in ("ig", "random"):
-    ours = rows[rows.method == method].groupby("threshold")["accuracy"].agg(["mean", "std", "count"])
-    for t, rep in zip(REPORT["thresholds"], REPORT["table1_std_percent"][method]):
-        if t in ours.index:
-            std, n = 100 * ours.loc[t, "std"], int(ours.loc[t, "count"])
-            tol = 2 * max(std, rep) / np.sqrt(2 * (n - 1)) if n > 1 else float("nan")
-            table1.append({"method": attribution.label(method), "threshold (%)": t,
-                           "mean accuracy (%)": 100 * ours.loc[t, "mean"], "std, ours (pp)": std,
-                           "std, report (pp)": rep, "difference (pp)": std - rep, "tolerance (pp)": tol,
-                           "within": "yes" if abs(std - rep) <= tol else "no"})
-table1 = pd.DataFrame(table1).set_index(["method", "threshold (%)"])
-table1.style.format({c: "{:.2f}" for c in table1.columns if c != "within"}, na_rep="–")
+R.table1.style.format({c: "{:.2f}" for c in R.table1.columns if c != "within"}, na_rep="–")
 
 # %% [markdown]
 # ### Tables II and III: per-class precision
@@ -198,19 +133,8 @@ table1.style.format({c: "{:.2f}" for c in table1.columns if c != "within"}, na_r
 # where a retrained model never predicts a class, its precision is 0.
 
 # %% tags=["remove-input"]
-def precision_table(method):
-    sub = rows[rows.method == method]
-    cols = [c for c in rows.columns if c.startswith("precision_")]
-    mean = sub.groupby("threshold")[cols].mean().T
-    std = sub.groupby("threshold")[cols].std().T
-    cells = mean.apply(lambda col: [f"{m:.3f} ± {s:.3f}" for m, s in zip(col, std[col.name])])
-    cells.index = pd.Index(ds.classes, name="class")
-    cells.columns = [f"{t} %" for t in cells.columns]
-    return cells
-
-
-display(precision_table("ig").style.set_caption("Table II: Integrated Gradients"))
-display(precision_table("random").style.set_caption("Table III: random removal"))
+display(R.precision["ig"].style.set_caption("Table II: Integrated Gradients"))
+display(R.precision["random"].style.set_caption("Table III: random removal"))
 
 # %% [markdown]
 # ## The report's claims, tested
@@ -226,33 +150,14 @@ display(precision_table("random").style.set_caption("Table III: random removal")
 # {glue:md}`verdict_text`
 
 # %% tags=["remove-cell"]
-acc = rows.groupby(["method", "threshold"])["accuracy"].agg(["mean", "std"])
-has = lambda m, t: (m, t) in acc.index  # noqa: E731
-ig90 = 100 * acc.loc[("ig", 90), "mean"] if has("ig", 90) else float("nan")
-rnd90 = 100 * acc.loc[("random", 90), "mean"] if has("random", 90) else float("nan")
-ig_std = 100 * acc.loc["ig", "std"] if "ig" in acc.index.get_level_values(0) else pd.Series(dtype=float)
-ig70std = ig_std.get(70, float("nan"))
-v1 = "reproduced" if abs(ig90 - 100 * CHANCE) <= 5 else "not reproduced"
-v2 = "reproduced" if rnd90 >= 80 else "not reproduced"
-v3 = "reproduced" if ig70std >= 10 and ig70std >= ig_std.max() else "not reproduced"
-for k, v in {"ig90": ig90, "rnd90": rnd90, "ig70std": ig70std}.items():
-    glue(k, float(v), display=False)
-glue("report_ig70std", float(REPORT["table1_std_percent"]["ig"][REPORT["thresholds"].index(70)]), display=False)
-for k, v in {"verdict_ig90": v1, "verdict_rnd90": v2, "verdict_std70": v3}.items():
-    glue(k, Markdown(f"**{v}**"), display=False)
-n_ok = [v1, v2, v3].count("reproduced")
-text = (f"{n_ok} of the report's 3 claims hold in this run. " +
-        ("" if page.params.profile == "paper" else "This run used reduced settings (see the provenance block), "
-         "so the verdicts describe it, not the paper-setting experiment. "))
-glue("verdict_text", Markdown(text), display=False)
 page.finish();
 
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise runs on a laptop CPU with the quick profile; this page took {glue:text}`page_minutes:.1f`
-# minutes with the settings in its provenance block (units already in the results store are read
-# back, so a rerun with the same settings takes seconds).
+# ```{glue:md} exercises_intro
+# :format: myst
+# ```
 #
 # 1. **Keep instead of remove.** `python -m roarkit run roar_benchmark --profile quick -p estimators "[ig, random]" -p modes "[kar]"`.
 #    If IG ranks well, which curve should stay higher under KAR, and does it?

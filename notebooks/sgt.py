@@ -39,14 +39,13 @@ import warnings
 from tqdm import TqdmWarning
 
 warnings.filterwarnings("ignore", category=TqdmWarning)  # Captum imports tqdm.auto; no widgets here
-import matplotlib.pyplot as plt
-import pandas as pd
-import torch
-from IPython.display import Markdown, display
+from IPython.display import Markdown
 from myst_nb import glue
 
-from roarkit import attribution, data, drop, paper, provenance, results, sgt, sgt_report, sgt_runs, smoot, train
-from roarkit.page import Page
+from roarkit.book.page import Page
+from roarkit.experiments import sgt
+from roarkit.figures import sgt as F
+from roarkit.figures import style
 
 # %% tags=["parameters"]
 profile = "paper"  # "paper" (the papers' settings) or "quick" (CI)
@@ -69,7 +68,7 @@ k_min = 0.2  # SMOOT: lowest masking fraction (read from the paper's observed K 
 k_max = 0.8  # SMOOT: highest masking fraction
 k_init = 0.5  # SMOOT: every image starts at 50 %
 signed_seeds = 3  # seeds of an extra SGT run ranking by the signed gradient (official code)
-drop_methods = ["grad", "ig", "grad_sg", "random"]  # Saliency, Integrated Gradients, SmoothGrad, random
+drop_methods = ["grad", "ig", "grad_sg", "random"]  # Gradient (the papers' Saliency), IG, SmoothGrad, random
 n_drop = 10000  # test images of the accuracy-drop curves
 ig_steps = 50  # Integrated Gradients steps (Captum's default)
 nt_samples = 15  # SmoothGrad samples
@@ -78,35 +77,13 @@ page = Page("sgt_{dataset}", globals())
 
 # %% tags=["remove-cell"]
 P = page.start(globals())
-DATASET = P.dataset
-if DATASET not in sgt_report.TITLES:
-    raise ValueError(f"dataset {DATASET!r}: this page runs on {', '.join(sgt_report.TITLES)}; CIFAR is the page sgt_cifar")
-glue("dname", sgt_report.TITLES[DATASET], display=False)
+style()
+R = sgt.run(P)  # every training and its accuracy-drop curves, each a unit of the results store
+page.use(R)  # the data it ran on; its numbers and Markdown glued for the prose
 glue("page_name", page.name, display=False)
 glue("paper_cmd", Markdown(f"`python -m roarkit run {page.name} --profile paper`"), display=False)
-ds = data.load(DATASET, n_train=P.n_train or None, n_test=P.n_test or None, seed=P.subset_seed, device=page.device)
-page.add_data(ds.info)
-config = train.TrainConfig(epochs=P.epochs, batch_size=P.batch_size, optimizer="adadelta", lr=P.lr)
-study = sgt_runs.Study(ds, config, sgt.SGTConfig(k=P.sgt_k, lam=P.lam, rank_by=P.rank_by),
-              smoot.SMOOTConfig(alpha=P.alpha, top_n=P.top_n, w=P.w, k_min=P.k_min, k_max=P.k_max, k_init=P.k_init),
-              val_fraction=P.val_fraction, split_seed=P.subset_seed, store=results.Store(), progress=False)
-SEEDS = list(range(P.seeds))
-VARIANTS = ["traditional", "sgt", "smoot"]
-EVAL = dict(methods=P.drop_methods, percents=list(drop.PERCENTS), n_drop=min(P.n_drop, len(ds.y_test)),
-            attr=attribution.AttributionConfig(ig_steps=P.ig_steps, nt_samples=P.nt_samples))
-PIXELS = ds.image_shape[1] * ds.image_shape[2]
-K_SGT = sgt.n_masked(P.sgt_k, PIXELS)
-runs = sgt_report.runs_frame(study, VARIANTS, SEEDS, **EVAL)
-signed = sgt_report.runs_frame(study, ["sgt_signed"], SEEDS[:P.signed_seeds], **EVAL) if P.signed_seeds else None
-n_used = int(runs.n_train.iloc[0])
-for name, value in {"n_train_used": n_used, "n_val": len(ds.y_train) - n_used, "n_test_used": len(ds.y_test),
-                    "epochs_run": P.epochs, "seeds_run": P.seeds, "n_drop_used": EVAL["n_drop"], "k_sgt": K_SGT,
-                    "pixels": PIXELS, "n_loaded": ds.info.n_train, "n_avail": ds.info.n_train_available,
-                    "k_pct": 100 * P.sgt_k, "lam_run": P.lam, "alpha_run": P.alpha, "top_n_run": P.top_n, "w_run": P.w,
-                    "kmin_pct": 100 * P.k_min, "kmax_pct": 100 * P.k_max, "kinit_pct": 100 * P.k_init,
-                    "w_pixels": round(P.w * PIXELS), "w_example": 100 * P.w * 0.5, "bs_run": P.batch_size,
-                    "lr_run": P.lr}.items():
-    glue(name, value, display=False)
+
+
 
 # %% [markdown]
 # This run trained on {glue:text}`n_train_used` {glue:text}`dname` images (another {glue:text}`n_val` were held out to
@@ -149,16 +126,7 @@ for name, value in {"n_train_used": n_used, "n_val": len(ds.y_train) - n_used, "
 # ```
 
 # %% tags=["remove-cell"]
-show = torch.arange(8)
-fig = sgt_report.fig_masks(study.model("traditional", 0), ds.x_test[show], ds.y_test[show], ds, K_SGT)
-glue("fig_masks", fig, display=False)
-plt.close(fig)
-some = torch.arange(min(256, len(ds.y_test)))
-fg = sgt_report.foreground_share(study.model("traditional", 0), ds.x_test[some], ds.y_test[some], ds, K_SGT)
-glue("fg_all", 100 * fg["foreground"], display=False)
-glue("fg_abs", 100 * fg["abs"], display=False)
-glue("fg_signed", 100 * fg["signed"], display=False)
-glue("fg_n", len(some), display=False)
+page.figure("fig_masks", F.fig_masks(R.masks))
 
 # %% [markdown]
 # ## SMOOT as implemented here
@@ -190,10 +158,7 @@ glue("fg_n", len(some), display=False)
 # keeps the epoch with the best validation accuracy; the test set is used once, at the end.
 
 # %% tags=["remove-cell"]
-glue("val_pct", 100 * P.val_fraction, display=False)
-fig = sgt_report.fig_validation(study, VARIANTS, SEEDS)
-glue("fig_validation", fig, display=False)
-plt.close(fig)
+page.figure("fig_validation", F.fig_validation(R.histories))
 
 # %% [markdown]
 # ```{glue:figure} fig_validation
@@ -209,16 +174,7 @@ plt.close(fig)
 # images) would take on this device at that speed.
 
 # %% tags=["remove-input"]
-per_image = (runs.s_per_epoch / runs.n_train).groupby(runs.training, sort=False).mean()
-timing = pd.DataFrame({
-    "s / epoch here": runs.groupby("training", sort=False).s_per_epoch.mean().round(1),
-    "images / epoch here": runs.groupby("training", sort=False).n_train.first(),
-    "s / epoch at 54,000 images": (per_image * 54_000).round(0),
-    "paper profile, 3 seeds (h)": (per_image * 54_000 * 100 * 3 / 3600).round(1)})
-timing.index = [sgt_runs.LABELS[v] for v in timing.index]
-glue("paper_hours", float(timing["paper profile, 3 seeds (h)"].sum()), display=False)
-glue("device_name", provenance.device_name(page.device), display=False)
-timing
+R.timing
 
 # %% [markdown]
 # On this device ({glue:text}`device_name`) the paper profile of this page would take about
@@ -228,20 +184,17 @@ timing
 # ## Accuracy and the accuracy drop
 #
 # For each trained model, the test images' pixels are ranked by the magnitude of each saliency
-# method's attribution (Saliency, Integrated Gradients with an all-zero baseline — the dataset mean —,
-# SmoothGrad, and a random ranking), the top 0, 10, …, 100 % are replaced by uniform noise within the
-# image's range, and the model is tested without retraining. AUC is the area under accuracy (as a
-# fraction) over removed percentage (0-100): a model that stayed perfect would score 100, and lower
-# means the accuracy falls faster when the pixels the saliency map calls important are removed, that
-# is, a more faithful map.
+# method's attribution (Gradient, the papers' "Saliency": the input gradient of the true class;
+# Integrated Gradients with an all-zero baseline — the dataset mean —, SmoothGrad, and a random
+# ranking), the top 0, 10, …, 100 % are replaced by uniform noise within the image's range, drawn once
+# per image, and the model is tested without retraining; its prediction is the class of highest
+# softmax probability. AUC is the area under accuracy (as a fraction) over removed percentage
+# (0-100): a model that stayed perfect would score 100, and lower means the accuracy falls faster when
+# the pixels the saliency map calls important are removed, that is, a more faithful map.
 
 # %% tags=["remove-input"]
-table = sgt_report.summary(runs, P.drop_methods)
-fig = sgt_report.fig_drop_curves(study, VARIANTS, SEEDS, P.drop_methods, list(drop.PERCENTS),
-                                 n_drop=EVAL["n_drop"], attr=EVAL["attr"])
-glue("fig_drop", fig, display=False)
-plt.close(fig)
-table
+page.figure("fig_drop", F.fig_drop_curves(R.curves, P.drop_methods))
+R.summary
 
 # %% [markdown]
 # ```{glue:figure} fig_drop
@@ -253,36 +206,13 @@ table
 #
 # ## Against the paper
 #
-# SMOOT's Tables 2-3 give accuracy and AUC for each training; the AUC below is ours for Saliency, the
-# gradient that both methods mask by. Each tolerance is twice our seed-to-seed standard deviation (the
-# paper gives none): a difference beyond it is not seed noise but a difference of setting or method.
+# SMOOT's Tables 2-3 give accuracy and AUC for each training; the AUC below is ours for the Gradient
+# ranking (the tables' "Saliency"), the gradient that both methods mask by. Each tolerance is twice
+# our seed-to-seed standard deviation (the paper gives none): a difference beyond it is not seed noise
+# but a difference of setting or method.
 
 # %% tags=["remove-input"]
-cmp = sgt_report.paper_comparison(runs, DATASET, K_SGT)
-v = sgt_report.verdict(runs, "grad")
-pv = {t: paper.value(f"smoot.{DATASET}.{t}.auc") for t in VARIANTS}
-glue("verdict_word", "holds" if v["holds"] else "does not hold", display=False)
-acc_mean = 100 * runs.groupby("training").accuracy.mean()
-glue("acc_spread", float(acc_mean.max() - acc_mean.min()), display=False)
-if not v["holds"]:
-    tail = "."
-elif v["clear"] or P.seeds < 2:
-    tail = ", and each gap is larger than the seed-to-seed standard deviation." if P.seeds > 1 else \
-        " (one seed: no standard deviation to compare the gaps with)."
-else:
-    tail = ", but at least one gap is within the seed-to-seed standard deviation."
-glue("verdict_text", v["text"] + tail, display=False)
-for t in VARIANTS:
-    glue(f"paper_auc_{t}", pv[t], display=False)
-# for the landing page's "results at a glance"
-glue("order_ours", v["text"], display=False)
-glue("verdict_short", ("holds" if v["clear"] else "holds, within seed noise") if v["holds"] else "does not hold",
-     display=False)
-glue("order_paper", f"SMOOT {pv['smoot']:.2f} < SGT {pv['sgt']:.2f} < traditional {pv['traditional']:.2f}", display=False)
-glue("acc_ours", " / ".join(f"{acc_mean[t]:.2f}" for t in VARIANTS) + " %", display=False)
-glue("acc_paper", " / ".join(f"{100 * paper.value(f'smoot.{DATASET}.{t}.accuracy'):.2f}" for t in VARIANTS) + " %",
-     display=False)
-cmp.style.format(precision=2)
+R.comparison.style.format(precision=2)
 
 # %% [markdown]
 # **Verdict.** The paper's order SMOOT < SGT < traditional in AUC (paper:
@@ -295,20 +225,12 @@ cmp.style.format(precision=2)
 #
 # **The random control.** SGT and SMOOT train on images whose masked pixels are uniform noise, so they
 # may also tolerate noise where the saliency map did not point. The table gives, per training, the AUC of
-# the random ranking and how far the Saliency curve falls below it (random AUC minus Saliency AUC, mean ±
+# the random ranking and how far the Gradient curve falls below it (random AUC minus Gradient AUC, mean ±
 # std over seeds; larger means the map singles out the needed pixels more clearly than chance):
 # {glue:text}`control_text`
 
 # %% tags=["remove-input"]
-gap = runs.assign(gap=runs.auc_random - runs.auc_grad).groupby("training", sort=False)
-control = pd.DataFrame({"AUC Random": gap.auc_random.apply(sgt_report.mean_std),
-                        "AUC Saliency": gap.auc_grad.apply(sgt_report.mean_std),
-                        "Random − Saliency": gap.gap.apply(sgt_report.mean_std)})
-control.index = [sgt_runs.LABELS[t] for t in control.index]
-gm = gap.gap.mean()
-order = " > ".join(f"{sgt_runs.LABELS[t]} {gm[t]:.2f}" for t in gm.sort_values(ascending=False).index)
-glue("control_text", f"ordered by that gap, {order}.", display=False)
-control
+R.control
 
 # %% [markdown]
 #
@@ -322,19 +244,7 @@ control
 # ```
 
 # %% tags=["remove-cell"]
-smoot_entries = [study.train("smoot", s) for s in SEEDS]
-fig = sgt_report.fig_k(smoot_entries, PIXELS, paper.value(f"smoot.{DATASET}.smoot"))
-glue("fig_k", fig, display=False)
-plt.close(fig)
-kf = torch.cat([e.value["smoot"]["k_final"].float() for e in smoot_entries])
-for name, val in {"k_lo": kf.min(), "k_med": kf.median(), "k_hi": kf.max()}.items():
-    glue(name, int(val), display=False)
-pk = {d: paper.value(f"smoot.{d}.smoot") for d in ("mnist", "fashion_mnist")}
-glue("pk_page", "{k_min} / {k_median} / {k_max}".format(**pk[DATASET]), display=False)
-glue("pk_mnist", "{k_min}-{k_max}".format(**pk["mnist"]), display=False)
-glue("pk_fashion", "{k_min}-{k_max}".format(**pk["fashion_mnist"]), display=False)
-glue("pk_cifar", "{k_min}-{k_max}".format(**paper.value("smoot.cifar_k_range")), display=False)
-glue("k_step", float(torch.stack([e.value["smoot"]["k_step"] for e in smoot_entries]).mean()), display=False)
+page.figure("fig_k", F.fig_k(R.k_final, R.k_quantiles, R.numbers["pixels"], R.paper_k))
 
 # %% [markdown]
 # After {glue:text}`epochs_run` epochs the final K spans {glue:text}`k_lo` / {glue:text}`k_med` /
@@ -348,16 +258,12 @@ glue("k_step", float(torch.stack([e.value["smoot"]["k_step"] for e in smoot_entr
 # ```{glue:figure} fig_maps
 # :alt: Test images and their gradient magnitude maps under traditional, SGT and SMOOT training.
 #
-# The same test images and the magnitude of their input gradient (Saliency, true class) under each
+# The same test images and the magnitude of their input gradient (the Gradient map, true class) under each
 # training, seed 0 (as the SGT paper's Figure 2).
 # ```
 
 # %% tags=["remove-cell"]
-show = torch.tensor([3, 2, 1, 18, 4, 8])
-nets = {sgt_runs.LABELS[t]: study.model(t, 0) for t in VARIANTS}
-fig = sgt_report.fig_saliency_maps(nets, ds.x_test[show], ds.y_test[show], ds)
-glue("fig_maps", fig, display=False)
-plt.close(fig)
+page.figure("fig_maps", F.fig_saliency_maps(R.map_images, R.map_titles, R.maps))
 
 # %% [markdown]
 # ## The motivational experiment
@@ -369,12 +275,7 @@ plt.close(fig)
 # probability rises, and the share that goes from misclassified to correct.
 
 # %% tags=["remove-input"]
-mot = runs.groupby("training", sort=False)[["rises_prob", "rises_correct"]].mean() * 100
-mot.index = [sgt_runs.LABELS[t] for t in mot.index]
-mot.columns = ["true-class probability rises (%)", "misclassified → correct (%)"]
-glue("mot_trad", float(mot.iloc[0, 0]), display=False)
-glue("paper_mot", 100 * paper.value("sgt.motivational_share_cifar10"), display=False)
-mot.style.format("{:.1f}")
+R.motivational.style.format("{:.1f}")
 
 # %% [markdown]
 # Under traditional training {glue:text}`mot_trad:.1f` % of these {glue:text}`dname` test images gain true-class
@@ -388,19 +289,7 @@ mot.style.format("{:.1f}")
 # {glue:text}`signed_text`
 
 # %% tags=["remove-input"]
-if signed is not None:
-    both = pd.concat([runs.loc[(runs.training == "sgt") & runs.seed.isin(SEEDS[:P.signed_seeds])], signed])
-    diff = sgt_report.summary(both, P.drop_methods)
-    diff.index = ["SGT, rank_by=abs (paper)", "SGT, rank_by=signed (official code)"]
-    a_abs, a_sig = both.groupby("training").auc_grad.mean()[["sgt", "sgt_signed"]]
-    glue("signed_text", f"over {P.signed_seeds} seed(s), the signed ranking gives a Saliency AUC of {a_sig:.2f} "
-         f"against {a_abs:.2f} with the magnitude ranking ({'a slower' if a_sig > a_abs else 'a faster'} accuracy "
-         f"drop), at test accuracy {100 * both[both.training == 'sgt_signed'].accuracy.mean():.2f} % against "
-         f"{100 * both[both.training == 'sgt'].accuracy.mean():.2f} %.", display=False)
-else:
-    diff = pd.DataFrame({"note": ["not run in this profile (signed_seeds = 0)"]})
-    glue("signed_text", "this profile did not run the signed ranking (signed_seeds = 0).", display=False)
-diff
+R.signed_table
 
 # %% [markdown]
 # ## What differs from the paper
@@ -413,23 +302,24 @@ diff
 #   {glue:text}`n_train_used`. Every number here is from that run.
 # * **Model selection** on a validation split, not on the test set.
 # * **SMOOT's constants** w, k_min and k_max are our reading (above); α and n are the paper's.
-# * **The accuracy-drop protocol** (uniform noise within the image's range, 0-100 % in steps of 10 %,
-#   magnitude ranking, trapezoid AUC) is our reading of the papers' description.
+# * **The accuracy-drop protocol** (uniform noise within the image's range, drawn once per image so
+#   that every step sees the same noise, 0-100 % in steps of 10 %, magnitude ranking, trapezoid AUC)
+#   is our reading of the papers' description.
 
 # %% tags=["remove-cell"]
-page.finish();
+page.finish(exercises=f"Replace `PAGE` by `sgt_mnist` or `sgt_fashion_mnist` (this page: `{page.name}`).");
 
 # %% [markdown]
 # ## Exercises
 #
-# Each runs on a laptop CPU with the quick profile, in about a minute (this page, with the settings of
-# its provenance block, took {glue:text}`page_minutes:.1f` minutes). Replace `PAGE` by `sgt_mnist` or
-# `sgt_fashion_mnist` (this page: {glue:text}`page_name`).
+# ```{glue:md} exercises_intro
+# :format: myst
+# ```
 #
 # 1. **SMOOT's step.** Run `python -m roarkit run PAGE --profile quick -p w 0.5`. How far do the final
 #    K values spread compared with w = 0.1, and does the AUC of SMOOT move?
 # 2. **How much to mask.** SGT with `-p sgt_k 0.2` and with `-p sgt_k 0.8`: which masks more of the
-#    digit or garment itself (see the masks figure), and which gives the lower Saliency AUC?
+#    digit or garment itself (see the masks figure), and which gives the lower Gradient AUC?
 # 3. **The official code's ranking.** Add `-p signed_seeds 1` and compare the two SGT rows of the last
 #    table. Why does the signed ranking mask pixels that matter?
 # 4. **No KL term.** With `-p lam 0.0`, SGT's loss is plain cross-entropy. Is its AUC then the

@@ -32,13 +32,12 @@ import warnings
 from tqdm import TqdmWarning
 
 warnings.filterwarnings("ignore", category=TqdmWarning)  # Captum imports tqdm.auto; no widgets here
-import matplotlib.pyplot as plt
-import pandas as pd
 from IPython.display import Markdown, display
-from myst_nb import glue
 
-from roarkit import attribution, cifar, data, drop, paper, results, sgt, sgt_report, sgt_runs, smoot, train
-from roarkit.page import Page
+from roarkit.book.page import Page
+from roarkit.experiments import sgt_cifar
+from roarkit.figures import sgt as F
+from roarkit.figures import style
 
 # %% tags=["parameters"]
 profile = "paper"  # "paper" or "quick"
@@ -69,16 +68,9 @@ page = Page("sgt_cifar", globals())
 
 # %% tags=["remove-cell"]
 P = page.start(globals())
-loaded, missing = {}, {}
-for name in P.cifar_datasets:
-    try:
-        loaded[name] = cifar.load(name, n_train=P.n_train or None, n_test=P.n_test or None, seed=P.subset_seed,
-                                  device=page.device)
-        page.add_data(loaded[name].info)
-    except data.DataNotFound as e:
-        msg = str(e).split("To fix:")[0]
-        missing[name] = "looked at " + "; ".join(l.strip()[2:] for l in msg.splitlines() if l.startswith("  - "))
-glue("ran_any", "ran" if loaded else "did not run", display=False)
+style()
+R = sgt_cifar.run(P)  # the CIFAR datasets on disk, each with its three trainings; the others are skipped
+page.use(R)  # the data it ran on; its numbers and Markdown glued for the prose
 
 # %% [markdown]
 # ## The paper's values
@@ -86,17 +78,9 @@ glue("ran_any", "ran" if loaded else "did not run", display=False)
 # Test accuracy of DeiT-tiny fine-tuned on CIFAR (the SMOOT paper):
 
 # %% tags=["remove-input"]
-pv = {"cifar10": paper.value("smoot.cifar10_deit_tiny"), "cifar100": paper.value("smoot.cifar100_deit_tiny")}
-ptab = pd.DataFrame({n.upper().replace("CIFAR", "CIFAR-"): {sgt_runs.LABELS[t]: 100 * v[t] for t in ("traditional", "sgt", "smoot")}
-                     for n, v in pv.items()})
-fig, ax = plt.subplots(figsize=(6, 3))
-ptab.T.plot.bar(ax=ax, rot=0)
-ax.set(ylabel="test accuracy (%)", ylim=(70, 100), title="SMOOT paper, DeiT-tiny (pretrained)")
-ax.legend(fontsize=8, loc="lower left")
-fig.tight_layout()
-glue("fig_paper", fig, display=False)
-plt.close(fig)
-ptab.style.format("{:.2f}")
+fig = F.fig_paper_cifar(R.paper)
+page.figure("fig_paper", fig)
+R.paper.style.format("{:.2f}")
 
 # %% [markdown]
 # ```{glue:figure} fig_paper
@@ -111,28 +95,10 @@ ptab.style.format("{:.2f}")
 # In this execution the CIFAR path **{glue:text}`ran_any`**:
 
 # %% tags=["remove-input"]
-lines = [f"- **{n}**: not found on this machine, so nothing was trained; only the paper's values are shown. "
-         f"(Roarkit {m}.)" for n, m in missing.items()]
-lines += [f"- **{n}**: {ds.info.summary()}" for n, ds in loaded.items()]
-display(Markdown("\n".join(lines)))
+display(Markdown(R.status))
 
 # %% tags=["remove-input"]
-rows = []
-config = train.TrainConfig(epochs=P.epochs, batch_size=P.batch_size, optimizer="adadelta", lr=P.lr)
-EVAL = dict(methods=P.drop_methods, percents=list(drop.PERCENTS),
-            attr=attribution.AttributionConfig(ig_steps=P.ig_steps, nt_samples=P.nt_samples))
-for name, ds in loaded.items():
-    study = sgt_runs.Study(ds, config, sgt.SGTConfig(k=P.sgt_k, lam=P.lam, rank_by=P.rank_by),
-                  smoot.SMOOTConfig(alpha=P.alpha, top_n=P.top_n, w=P.w, k_min=P.k_min, k_max=P.k_max,
-                                    k_init=P.k_init),
-                  val_fraction=P.val_fraction, split_seed=P.subset_seed, store=results.Store(), progress=False)
-    df = sgt_report.runs_frame(study, ["traditional", "sgt", "smoot"], list(range(P.seeds)),
-                               n_drop=min(P.n_drop, len(ds.y_test)), **EVAL)
-    t = sgt_report.summary(df, P.drop_methods)
-    t.insert(0, "paper accuracy (%)", [100 * pv[name][v] for v in ("traditional", "sgt", "smoot")])
-    rows.append(t.assign(dataset=name).set_index("dataset", append=True))
-ours = pd.concat(rows) if rows else pd.DataFrame({"note": ["no CIFAR data on this machine: nothing ran"]})
-ours
+R.ours
 
 # %% [markdown]
 # When it runs, the table above compares a small network trained from scratch with the paper's
@@ -140,16 +106,18 @@ ours
 # trainings is.
 
 # %% tags=["remove-cell"]
-page.finish();
+page.finish(exercises="They need the CIFAR files on disk (see the top of the page); without them the page shows only "
+            "the paper's values, whatever the parameters. Training time grows with the number of datasets in "
+            "`cifar_datasets` and with `epochs`, so each exercise runs on one dataset.");
 
 # %% [markdown]
 # ## Exercises
 #
-# The exercises need the CIFAR files on disk (see the top of the page); without them the page shows
-# only the paper's values, whatever the parameters. In this execution the CIFAR path
-# {glue:text}`ran_any`, and the page took {glue:text}`page_minutes:.1f` minutes with the settings in its
-# provenance block. Training time grows with the number of datasets in `cifar_datasets` and with
-# `epochs`, so each exercise runs on one dataset with the quick profile, which a laptop CPU manages.
+# ```{glue:md} exercises_intro
+# :format: myst
+# ```
+#
+# In this execution the CIFAR path {glue:text}`ran_any`.
 #
 # 1. **A few more epochs.** `python -m roarkit run sgt_cifar --profile quick -p cifar_datasets "[cifar10]" -p epochs 5`.
 #    Do the three trainings now come in the paper's order (SMOOT above SGT above traditional), or is a

@@ -1,5 +1,5 @@
 import sys
 
-from roarkit.cli import main
+from roarkit.book.cli import main
 
 sys.exit(main())

@@ -33,3 +33,22 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def mnist_base(mnist_dir, tmp_path_factory):
+    """2,000 MNIST digits, a results store and the base model trained in it (2 epochs of Adam, 1 thread):
+    ``(ds, store, config, model, entry)``."""
+    import torch
+
+    from roarkit.core import data, training
+    from roarkit.experiments.base_models import base_model
+    from roarkit.store import Store
+    ds = data.load("mnist", root=mnist_dir, n_train=2000, n_test=40, seed=0)
+    store = Store(tmp_path_factory.mktemp("store"))
+    cfg = training.TrainConfig(epochs=2, batch_size=32, optimizer="adam", lr=2e-3)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    model, entry = base_model(store, ds, cfg, seed=0)
+    torch.set_num_threads(before)
+    return ds, store, cfg, model, entry

@@ -131,6 +131,6 @@ def test_environment_yml_resolves(tmp_path):
         if not spec.contains(Version(have), prereleases=True):
             wrong.append(f"{name}: {have} installed, environment.yml asks {spec}")
     assert not wrong, "\n".join(wrong)
-    code = "import captum, jupyter_book, myst_nb, papermill, jupytext, torch, torchvision, roarkit.runner"
+    code = "import captum, jupyter_book, myst_nb, papermill, jupytext, torch, torchvision, roarkit.book.execute"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]

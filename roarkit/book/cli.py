@@ -1,0 +1,54 @@
+"""``python -m roarkit``: run pages with a profile, build the book, show page status."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from roarkit.book import build, discover, execute, glued, status
+from roarkit.book.params import ParameterError
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m roarkit", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="execute pages with papermill, then build the book")
+    r.add_argument("pages", nargs="+", help="page names (notebooks/<page>.py) or 'all'")
+    r.add_argument("--profile", default="quick", help="'quick', 'paper', or a folder of <page>.yaml files")
+    r.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                   help="override one parameter (value parsed as YAML: 3, 0.5, [10, 30], text)")
+    r.add_argument("--root", help="book root to write book/<page>.ipynb and _build/ into (default: the checkout)")
+    r.add_argument("--no-build", action="store_true", help="execute only, do not build the book")
+    r.add_argument("--progress", action="store_true", help="show papermill's cell progress bar")
+    b = sub.add_parser("build", help="build the HTML book from the executed pages (jupyter-book -W)")
+    b.add_argument("--root")
+    s = sub.add_parser("status", help="list each page, its profile, and whether it is stale")
+    s.add_argument("--root")
+    c = sub.add_parser("compare", help="the glued values that differ between two folders of executed pages")
+    c.add_argument("old", help="folder of executed pages, e.g. an older checkout's book/")
+    c.add_argument("new", help="folder of executed pages, e.g. book/ or <root>/book of a --root run")
+    a = ap.parse_args(argv)
+    try:
+        if a.cmd == "run":
+            overrides = {k: discover.parse_value(v) for k, v in a.parameter}
+            execute.run(a.pages, a.profile, overrides, root=a.root, build_book=not a.no_build,
+                       progress=a.progress)
+        elif a.cmd == "compare":
+            for folder in (a.old, a.new):
+                if not any(Path(folder).glob("*.ipynb")):
+                    raise discover.RunError(f"{folder} holds no executed pages (*.ipynb): give a book/ folder")
+            print(glued.report(Path(a.old), Path(a.new)))
+        elif a.cmd == "build":
+            print(f"built the book: {build.build(a.root) / 'index.html'}")
+        else:
+            rows = status.status(a.root)
+            width = max(len(r["page"]) for r in rows)
+            for r in rows:
+                state = f"STALE: {r['why']}" if r["stale"] else "current"
+                print(f"{r['page']:<{width}}  {r['profile']:<8} {r['executed']:<21} {state}")
+    except (discover.RunError, ParameterError) as exc:
+        print(f"roarkit: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,298 @@
+"""The on-disk results store: every expensive unit of work is computed once and loaded afterwards.
+
+An entry is addressed by ``(kind, params, data, code_version())``; its file is
+``<root>/<kind>/<key[:2]>/<key>.pt`` (``torch.save`` of ``{"value", "provenance"}``) plus a
+human-readable ``<key>.json`` sidecar holding the provenance (the ``.pt`` is authoritative).
+
+Writes are atomic: a hidden ``.<name>.<pid>.<rand>.tmp`` file in the same directory is written,
+flushed, fsync'ed and ``os.replace``'d onto the final name, so a reader (or a process killed
+mid-write) never sees a half-written entry. Readers only open final names, with
+``torch.load(weights_only=True)``; an unreadable final file warns and is recomputed.
+
+Values must be dicts of tensors, python scalars, str, bytes, lists/tuples and nested dicts
+(e.g. a ``state_dict``). Tensors are detached and moved to CPU before saving (and stay on CPU
+when loaded); numpy arrays become tensors and numpy scalars python scalars; anything else
+(a module, an arbitrary object) raises TypeError naming where it sits in the value.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+import uuid
+import warnings
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from roarkit.store.codeversion import code_version
+from roarkit.store.provenance import environment, repo_root
+
+__all__ = ["STALE_TMP_SECONDS", "usage", "Entry", "Store"]
+
+STALE_TMP_SECONDS = 3600  # .tmp files older than this are leftovers of killed writers
+_USED: dict[str, tuple[bool, float]] = {}  # key -> (computed in this process?, seconds it took to compute)
+_KIND_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_SCALARS = (type(None), bool, int, float, complex, str, bytes, torch.dtype, torch.Size)
+
+
+def usage(reset: bool = False) -> dict:
+    """Units of work this process took from any store: how many it ``computed`` (and their seconds)
+    and how many it ``reused`` (and the seconds they took when computed), each unit once.
+    A page re-rendered from the store runs in seconds; this says what its numbers cost."""
+    out = {"computed": 0, "computed_seconds": 0.0, "reused": 0, "reused_seconds": 0.0}
+    for computed, seconds in _USED.values():
+        name = "computed" if computed else "reused"
+        out[name] += 1
+        out[f"{name}_seconds"] += seconds
+    if reset:
+        _USED.clear()
+    return {k: round(v, 1) if isinstance(v, float) else v for k, v in out.items()}
+
+
+def _canonical(obj, where: str):
+    """``obj`` as plain JSON types (tuples -> lists); TypeError naming ``where`` otherwise."""
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, (list, tuple)):
+        return [_canonical(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+    if isinstance(obj, Mapping):
+        bad = [k for k in obj if not isinstance(k, str)]
+        if bad:
+            raise TypeError(f"{where}: keys must be str for a stable key, got {bad[0]!r}")
+        return {k: _canonical(v, f"{where}[{k!r}]") for k, v in obj.items()}
+    raise TypeError(f"{where} is {type(obj).__name__} ({obj!r:.60}), not JSON-serialisable; "
+                    "use str/int/float/bool/None, lists and dicts")
+
+
+def _storable(obj, where: str):
+    """``obj`` with tensors detached on CPU and numpy converted; TypeError for anything else."""
+    if isinstance(obj, torch.Tensor):
+        t = obj.detach().cpu()
+        if t.layout == torch.strided and (not t.is_contiguous()
+                                          or t.untyped_storage().nbytes() > t.numel() * t.element_size()):
+            t = t.clone(memory_format=torch.contiguous_format)  # don't save a view's whole base
+        return t
+    if isinstance(obj, np.ndarray):
+        try:
+            return torch.from_numpy(np.ascontiguousarray(obj)).clone()
+        except TypeError as e:
+            raise TypeError(f"{where}: numpy array of dtype {obj.dtype} cannot become a tensor") from e
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, _SCALARS):
+        return obj
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_storable(v, f"{where}[{i}]") for i, v in enumerate(obj))
+    if isinstance(obj, Mapping):
+        out = OrderedDict() if isinstance(obj, OrderedDict) else {}
+        for k, v in obj.items():
+            out[k] = _storable(v, f"{where}[{k!r}]")
+        if hasattr(obj, "_metadata"):  # state_dict version info
+            out._metadata = obj._metadata
+        return out
+    raise TypeError(f"{where} is {type(obj).__name__}; the results store keeps only tensors, numbers, str, "
+                    "bytes, lists and dicts (store a state_dict, not a module)")
+
+
+def _json_safe(obj):
+    return json.loads(json.dumps(obj, default=str))
+
+
+def _data_list(data) -> list[dict]:
+    items = [] if data is None else list(data) if isinstance(data, (list, tuple)) else [data]
+    out = []
+    for d in items:
+        if hasattr(d, "as_dict"):
+            out.append(dict(d.as_dict()))
+        elif isinstance(d, Mapping):
+            out.append(dict(d))
+        else:
+            raise TypeError(f"data must be DataInfo objects (with .as_dict()), got {type(d).__name__}")
+    return out
+
+
+def _data_identity(info: dict) -> dict:
+    """What of a DataInfo enters the key: content and subset, never where the files live."""
+    return {"name": info.get("name"), "files": [f.get("md5") for f in info.get("files", [])],
+            "n_train": info.get("n_train"), "n_test": info.get("n_test"), "subset_seed": info.get("subset_seed")}
+
+
+def _default_root() -> Path:
+    if os.environ.get("ROARKIT_CACHE"):
+        return Path(os.environ["ROARKIT_CACHE"])
+    repo = repo_root()
+    return repo / ".roarkit-cache" if repo is not None else Path.home() / ".cache" / "roarkit"
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path: Path, write) -> None:
+    """``write(f)`` into a hidden temp file beside ``path``, fsync, then rename onto ``path``."""
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _clean_stale_tmp(directory: Path) -> None:
+    cutoff = time.time() - STALE_TMP_SECONDS
+    for tmp in directory.glob(".*.tmp"):
+        try:
+            if tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
+        except OSError:
+            pass
+
+
+@dataclass
+class Entry:
+    """One stored result. ``value`` is None when listed by :meth:`Store.entries` without values."""
+
+    key: str
+    kind: str
+    value: dict | None
+    provenance: dict
+    hit: bool  # True when loaded from disk, False when computed now
+    path: Path
+
+
+class Store:
+    """Results store under ``root``: explicit > ``$ROARKIT_CACHE`` > ``<checkout>/.roarkit-cache`` > ``~/.cache/roarkit``."""
+
+    def __init__(self, root=None):
+        self.root = Path(root if root is not None else _default_root()).expanduser()
+        self.hits = 0
+        self.misses = 0
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.root)!r}, hits={self.hits}, misses={self.misses})"
+
+    def key(self, kind: str, params: dict, data=None, code=None) -> str:
+        """sha256 of canonical JSON of kind, params, data identity (md5s, sizes, subset seed) and the
+        :func:`~roarkit.store.codeversion.code_version` of ``code`` (the modules computing the unit, e.g.
+        ``("roarkit.experiments.roar_grid",)``; None: all of roarkit's computing code)."""
+        if not isinstance(kind, str) or not _KIND_RE.match(kind):
+            raise ValueError(f"kind must be a simple name like 'train' or 'attributions', got {kind!r}")
+        payload = {"kind": kind, "params": _canonical(params, "params"),
+                   "data": [_data_identity(d) for d in _data_list(data)], "code": code_version(code)}
+        blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def path(self, kind: str, key: str) -> Path:
+        return self.root / kind / key[:2] / f"{key}.pt"
+
+    def _load(self, path: Path, kind: str, key: str) -> Entry | None:
+        if not path.is_file():
+            return None
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+            if not (isinstance(obj, dict) and isinstance(obj.get("value"), dict)
+                    and isinstance(obj.get("provenance"), dict)):
+                raise ValueError("not a results-store entry")
+        except Exception as e:  # truncated / corrupted by something else: recompute
+            warnings.warn(f"results store: cannot read {path} ({type(e).__name__}: {e}); "
+                          "treating it as missing", RuntimeWarning, stacklevel=3)
+            return None
+        return Entry(key, kind, obj["value"], obj["provenance"], hit=True, path=path)
+
+    def get(self, kind: str, params: dict, data=None, code=None) -> Entry | None:
+        """The stored entry, or None when absent (or unreadable, with a warning)."""
+        key = self.key(kind, params, data, code)
+        entry = self._load(self.path(kind, key), kind, key)
+        if entry is not None:
+            _USED.setdefault(key, (False, float(entry.provenance.get("seconds", 0.0))))
+        return entry
+
+    def put(self, kind: str, params: dict, data, value: dict, *, seconds: float, device="cpu",
+            code=None) -> Entry:
+        """Store ``value`` (atomically, overwriting) and return its entry (``hit=False``, CPU tensors)."""
+        key = self.key(kind, params, data, code)
+        if not isinstance(value, Mapping):
+            raise TypeError(f"value must be a dict, got {type(value).__name__}")
+        value = _storable(dict(value), "value")
+        provenance = _json_safe({
+            "kind": kind, "key": key, "params": _canonical(params, "params"), "data": _data_list(data),
+            "code_version": code_version(code), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "seconds": float(seconds), **environment(device)})
+        path = self.path(kind, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _clean_stale_tmp(path.parent)
+        _atomic_write(path, lambda f: torch.save({"value": value, "provenance": provenance}, f))
+        text = json.dumps(provenance, indent=2, sort_keys=True) + "\n"
+        _atomic_write(path.with_suffix(".json"), lambda f: f.write(text.encode()))
+        return Entry(key, kind, value, provenance, hit=False, path=path)
+
+    def cached(self, kind: str, params: dict, data=None, compute=None, *, device="cpu", code=None) -> Entry:
+        """Load the entry if stored, else time ``compute()`` (returning a dict), store and return it.
+        ``code``: the modules that compute the unit (see :func:`~roarkit.store.codeversion.code_version`)."""
+        entry = self.get(kind, params, data, code)
+        if entry is not None:
+            self.hits += 1
+            return entry
+        if compute is None:
+            raise KeyError(f"no stored {kind!r} result for params={params!r} and no compute given")
+        start = time.perf_counter()
+        value = compute()
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
+        self.misses += 1
+        entry = self.put(kind, params, data, value, seconds=seconds, device=device, code=code)
+        _USED[entry.key] = (True, seconds)
+        return entry
+
+    def entries(self, kind: str | None = None, *, values: bool = False):
+        """Iterate stored entries (sorted), provenance from the JSON sidecar unless ``values=True``."""
+        if not self.root.is_dir():
+            return
+        kinds = [kind] if kind else sorted(p.name for p in self.root.iterdir()
+                                           if p.is_dir() and not p.name.startswith("."))
+        for k in kinds:
+            for path in sorted((self.root / k).glob("??/*.pt")):
+                if path.name.startswith("."):
+                    continue
+                key = path.stem
+                if not values:
+                    try:
+                        prov = json.loads(path.with_suffix(".json").read_text())
+                        if prov.get("key") == key:
+                            yield Entry(key, k, None, prov, hit=True, path=path)
+                            continue
+                    except (OSError, ValueError):
+                        pass  # no / stale sidecar: fall back to the authoritative .pt
+                entry = self._load(path, k, key)
+                if entry is not None:
+                    if not values:
+                        entry.value = None
+                    yield entry
+
+    def __iter__(self):
+        return self.entries()

@@ -1,0 +1,224 @@
+"""Faithfulness curves (roarkit.core.curves) on hand-computable examples, Krippendorff's α on published worked examples,
+the randomisation cascade and the saliency methods on a real trained model."""
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from roarkit.core import curves as metrics
+from roarkit.core import evaluation, reliability, sanity, saliency
+from roarkit.core.models import build
+from roarkit.core.saliency import baselines as B
+
+RAW = B.Stats(lo=torch.tensor([0.0]), hi=torch.tensor([1.0]), mean=torch.tensor([0.5]))
+NAN = math.nan
+
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
+
+
+class MeanPixel(nn.Module):
+    """Two classes with softmax probabilities exactly (s, 1 − s), s = the image's mean pixel value."""
+
+    def forward(self, x):
+        s = x.flatten(1).mean(1).clamp(1e-7, 1 - 1e-7)
+        return torch.stack([s.log(), (1 - s).log()], 1)
+
+
+X = torch.tensor([0.8, 0.6, 0.4, 0.2]).view(1, 1, 2, 2)
+RANK = torch.tensor([[0, 1, 2, 3]])  # pixel 0 (0.8) most important, pixel 3 (0.2) least
+Y = torch.tensor([0])
+
+
+def _curve(order, baseline="zero", steps=4):
+    return metrics.curve(MeanPixel(), X, Y, RANK, order=order, baseline=baseline, stats=RAW, steps=steps)[0]
+
+
+def test_morf_and_lerf_curves_by_hand():
+    # zero baseline: the probability is the mean of the pixels still there
+    assert _curve("morf").tolist() == pytest.approx([0.5, 0.3, 0.15, 0.05, 0.0], abs=1e-6)
+    assert _curve("lerf").tolist() == pytest.approx([0.5, 0.45, 0.35, 0.2, 0.0], abs=1e-6)
+    # white baseline (1): removed pixels count as 1
+    assert _curve("morf", "white").tolist() == pytest.approx([0.5, 0.55, 0.65, 0.8, 1.0], abs=1e-6)
+    # dataset mean 0.5 and two steps of two pixels
+    assert _curve("morf", "dataset_mean", steps=2).tolist() == pytest.approx([0.5, 0.4, 0.5], abs=1e-6)
+
+
+def test_summaries_by_hand():
+    morf, lerf = _curve("morf")[None], _curve("lerf")[None]
+    assert metrics.auc(morf).item() == pytest.approx((0.25 + 0.3 + 0.15 + 0.05) / 4)
+    assert metrics.aopc(morf).item() == pytest.approx(0.5 - (0.5 + 0.3 + 0.15 + 0.05) / 5)
+    assert metrics.auc(lerf).item() == pytest.approx((0.25 + 0.45 + 0.35 + 0.2) / 4)
+    assert metrics.abpc(lerf, morf).item() == pytest.approx(0.3125 - 0.1875)
+
+
+def test_insertion_is_lerf_read_backwards():
+    ins = _curve("insertion")
+    assert ins.tolist() == pytest.approx([0.0, 0.2, 0.35, 0.45, 0.5], abs=1e-6)
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(6, 1, 28, 28, generator=g)
+    rank = torch.stack([torch.randperm(784, generator=g) for _ in range(6)])
+    kw = dict(stats=RAW, steps=7, baseline="blur")
+    a = metrics.insertion(MeanPixel(), x, torch.zeros(6, dtype=torch.long), rank, **kw)
+    b = metrics.lerf(MeanPixel(), x, torch.zeros(6, dtype=torch.long), rank, **kw)
+    assert torch.allclose(a, b.flip(1)) and torch.allclose(metrics.auc(a), metrics.auc(b))
+
+
+def test_road_imputes_the_removed_pixel_from_its_neighbours():
+    x = torch.tensor([0.1, 0.2, 0.3, 0.4, 0.9, 0.6, 0.7, 0.8, 0.9]).view(1, 1, 3, 3)
+    rank = torch.tensor([[1, 2, 3, 4, 0, 5, 6, 7, 8]])  # the centre goes first
+    c = metrics.road(MeanPixel(), x, Y, rank, order="morf", stats=RAW, steps=9)[0]
+    v = x.flatten()
+    centre = (v[[1, 3, 5, 7]].sum() / 6 + v[[0, 2, 6, 8]].sum() / 12).item()  # = 0.5
+    assert c[1].item() == pytest.approx((v.sum().item() - 0.9 + centre) / 9, abs=0.01)  # ± ROAD's noise / 9
+    with pytest.raises(ValueError, match="'morf' or 'lerf'"):
+        metrics.road(MeanPixel(), x, Y, rank, order="insertion", stats=RAW, steps=9)
+
+
+def test_bad_metric_arguments_fail_clearly():
+    with pytest.raises(ValueError, match="at least 2"):
+        _curve("morf", steps=1)
+    with pytest.raises(ValueError, match="unknown perturbation order 'random'"):
+        _curve("random")
+    with pytest.raises(ValueError, match="rank must be"):
+        metrics.curve(MeanPixel(), X, Y, RANK[:, :3], order="morf", baseline="zero", stats=RAW, steps=4)
+
+
+# ------------------------------------------------------------------------------------- reliability
+# Krippendorff (2011), "Computing Krippendorff's alpha-reliability", section C: 4 observers, 12 units,
+# missing values; published α: nominal 0.743, ordinal 0.815, interval 0.849, ratio 0.797.
+FOUR = [[1, 2, 3, 3, 2, 1, 4, 1, 2, NAN, NAN, NAN],
+        [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, NAN, 3],
+        [NAN, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, NAN],
+        [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, NAN]]
+# Wikipedia's computational example (3 coders, 15 units): nominal 0.691, interval 0.811.
+WIKI = [[NAN, NAN, NAN, NAN, NAN, 3, 4, 1, 2, 1, 1, 3, 3, NAN, 3],
+        [1, NAN, 2, 1, 3, 3, 4, 3, NAN, NAN, NAN, NAN, NAN, NAN, NAN],
+        [NAN, NAN, 2, 1, 3, 4, 4, NAN, 2, 1, 1, 3, 3, NAN, 4]]
+
+
+@pytest.mark.parametrize("level,value", [("nominal", 0.743), ("ordinal", 0.815), ("interval", 0.849),
+                                         ("ratio", 0.797)])
+def test_krippendorff_alpha_matches_the_published_worked_example(level, value):
+    assert reliability.krippendorff_alpha(FOUR, level) == pytest.approx(value, abs=5e-4)
+
+
+def test_krippendorff_alpha_wikipedia_example_and_limits():
+    assert reliability.krippendorff_alpha(WIKI, "nominal") == pytest.approx(0.691, abs=5e-4)
+    assert reliability.krippendorff_alpha(WIKI, "interval") == pytest.approx(0.811, abs=5e-4)
+    assert reliability.krippendorff_alpha([[1, 2, 3], [1, 2, 3]], "ordinal") == 1.0
+    assert math.isnan(reliability.krippendorff_alpha([[1, 1], [1, 1]], "ordinal"))
+    with pytest.raises(ValueError, match="unknown level of measurement 'ranked'"):
+        reliability.krippendorff_alpha(FOUR, "ranked")
+
+
+def test_inter_rater_reliability_of_images_ranking_methods():
+    same = torch.tensor([[0.9, 0.5, 0.1]] * 5)  # every image ranks the three methods alike
+    assert reliability.inter_rater(same) == 1.0
+    assert reliability.method_ranks(same, higher_is_better=True)[0].tolist() == [1.0, 2.0, 3.0]
+    assert reliability.method_ranks(same, higher_is_better=False)[0].tolist() == [3.0, 2.0, 1.0]
+    flip = torch.tensor([[0.9, 0.5, 0.1], [0.1, 0.5, 0.9]] * 3)  # half the images reverse the order
+    assert reliability.inter_rater(flip) < 0
+
+
+def test_cronbach_alpha_and_internal_consistency_by_hand():
+    items = torch.tensor([[1.0, 1.0], [2.0, 3.0], [3.0, 2.0]])  # item variances 1, 1; sums 2, 5, 5: var 3
+    assert reliability.cronbach_alpha(items) == pytest.approx(2 * (1 - 2 / 3))
+    ic = reliability.internal_consistency(items.T)
+    assert ic[0, 1].item() == pytest.approx(0.5) and ic[0, 0] == 1
+    with pytest.raises(ValueError, match="at least 2 cases"):
+        reliability.cronbach_alpha(torch.ones(1, 3))
+
+
+# ------------------------------------------------------------------------- randomisation, methods
+def test_cascade_reinitialises_from_the_logits_down_and_leaves_the_model_alone():
+    model = build("roar", seed=0)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    steps = sanity.cascade(model, seed=1)
+    assert [name for name, _ in steps] == ["classifier.4", "classifier.2", "classifier.0", "features.3", "features.0"]
+    for i, (_, m) in enumerate(steps):
+        changed = {k.rsplit(".", 1)[0] for k, v in m.state_dict().items() if not torch.equal(v, before[k])}
+        assert changed == {name for name, _ in steps[:i + 1]}
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    again = sanity.cascade(model, seed=1)
+    assert all(torch.equal(a, b) for a, b in zip(steps[-1][1].state_dict().values(), again[-1][1].state_dict().values()))
+
+
+@pytest.fixture(scope="module")
+def trained(mnist_base):
+    return mnist_base  # conftest.py: the base model of 2,000 MNIST digits, in its store
+
+
+def test_every_method_explains_the_trained_model(trained):
+    ds, _, _, model, _ = trained
+    x, y = ds.x_test[:6], ds.y_test[:6]
+    cfg = saliency.MapConfig(window=4, stride=4, rise_masks=50)
+    st = B.Stats.of(ds)
+    for method in saliency.METHODS:
+        a = saliency.attribute(model, x, y, method, saliency.AttributionConfig(ig_steps=8, nt_samples=3), maps=cfg,
+                               stats=st)
+        assert a.shape[0] == 6 and a.shape[-2:] == (28, 28) and torch.isfinite(a).all(), method
+        assert a.abs().sum() > 0, method
+    with pytest.raises(ValueError, match="unknown saliency method"):
+        saliency.attribute(model, x, y, "lime", stats=st)
+    with pytest.raises(ValueError, match="pass stats="):
+        saliency.attribute(model, x, y, "occlusion")
+    with pytest.raises(ValueError, match="unknown baseline"):
+        saliency.MapConfig(baseline="grey")
+
+
+# ------------------------------------------------------------------------------------- evaluation
+def test_scores_are_oriented_so_that_higher_is_more_faithful():
+    fast = torch.tensor([1.0, 0.2, 0.1, 0.0])  # probability falls at once
+    slow = torch.tensor([1.0, 0.9, 0.8, 0.0])
+    c = torch.empty(2, 1, 2, 3, 4)  # methods A, B; one baseline; MoRF/LeRF; 3 images; 4 points
+    c[0, 0, 0], c[0, 0, 1] = fast, slow  # A: a faithful map
+    c[1, 0, 0], c[1, 0, 1] = slow, fast  # B: its reverse
+    s = evaluation.scores(c, ["zero"])
+    for kind in evaluation.KINDS:
+        assert torch.all(s[(kind, "zero")][:, 0] > s[(kind, "zero")][:, 1]), kind
+    assert evaluation.rankings(s)[("abpc", "zero")].tolist() == [1.0, 2.0]
+    assert evaluation.agreement(s) == 1.0
+    assert evaluation.variant("morf", "noisy_linear") == "ROAD-MoRF"
+    assert evaluation.variant("abpc", "zero") == "ABPC · zero (black)"
+
+
+def test_internal_consistency_averages_over_methods():
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(50, 3, generator=g)
+    c = evaluation.consistency({("morf", "zero"): a, ("lerf", "zero"): 2 * a + 1, ("abpc", "zero"): -a})
+    assert torch.allclose(c, torch.tensor([[1.0, 1, -1], [1, 1, -1], [-1, -1, 1]], dtype=torch.float64))
+
+
+def test_evaluation_chunk_on_the_trained_model(trained):
+    ds, _, _, model, _ = trained
+    x, y = ds.x_test[:6], ds.y_test[:6]
+    cfg = saliency.MapConfig(window=4, stride=4, rise_masks=40)
+    out = evaluation.run_chunk(model, x, y, ["grad", "occlusion", "random"], ["zero", "noisy_linear"], B.Stats.of(ds),
+                               config=cfg, steps=4, examples=2)
+    c = out["curves"]
+    assert c.shape == (3, 2, 2, 6, 5) and out["examples"].shape == (3, 2, 28, 28)
+    assert torch.allclose(c[:, :, :, :, 0], c[0, 0, 0, :, 0].expand_as(c[:, :, :, :, 0]), atol=1e-5)  # nothing removed
+    assert torch.allclose(c[:, 0, :, :, -1], c[0, 0, 0, :, -1].expand_as(c[:, 0, :, :, -1]), atol=1e-5)  # all black
+    assert set(out["map_seconds"]) == {"grad", "occlusion", "random"} and len(out["curve_seconds"]) == 4
+
+
+def test_randomisation_leaves_the_random_map_alone_and_changes_the_gradient(trained):
+    ds, _, _, model, _ = trained
+    out = evaluation.sanity_chunk(model, ds.x_test[:8], ds.y_test[:8], ["grad", "random"], B.Stats.of(ds),
+                                  config=saliency.MapConfig(window=4, stride=4, rise_masks=20))
+    assert out["layers"][0] == "classifier.4" and out["spearman"].shape == (5, 2, 8)
+    assert torch.allclose(out["spearman"][:, 1], torch.ones(5, 8))
+    assert out["spearman"][-1, 0].median() < 0.9
+
+
+def test_aopc_ranks_methods_like_the_morf_area_when_curves_share_their_ends():
+    """Per image all methods start at f(x) and (with a fixed baseline) end at f(baseline), so AOPC and
+    the MoRF area order the methods identically: AOPC adds no distinct ranking."""
+    g = torch.Generator().manual_seed(0)
+    c = torch.rand(5, 30, 11, generator=g)  # 5 methods, 30 images, 11 points
+    c[:, :, 0], c[:, :, -1] = c[0, :, 0], c[0, :, -1]
+    by_aopc = reliability.method_ranks(torch.stack([metrics.aopc(m) for m in c], 1))
+    by_auc = reliability.method_ranks(-torch.stack([metrics.auc(m) for m in c], 1))
+    assert torch.equal(by_aopc, by_auc)

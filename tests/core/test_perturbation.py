@@ -1,0 +1,322 @@
+"""Baselines, occlusion, RISE and the divergence measures, on inputs whose answers are known by hand."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from roarkit.core import similarity as S
+from roarkit.core.saliency import baselines as B
+from roarkit.core.saliency import perturbation as P
+
+
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
+
+
+RAW = B.Stats(lo=torch.tensor([0.0]), hi=torch.tensor([1.0]), mean=torch.tensor([0.25]))
+NORM = B.Stats(lo=torch.tensor([-0.4242]), hi=torch.tensor([2.8215]), mean=torch.tensor([0.0]))
+
+
+def _images(n=3, h=6, w=7, seed=0):
+    return torch.rand(n, 1, h, w, generator=torch.Generator().manual_seed(seed))
+
+
+# ---------------------------------------------------------------------------------------- baselines
+def test_constant_baselines_are_the_input_range_and_dataset_mean():
+    x = _images()
+    assert torch.all(B.fill("zero", x, NORM) == NORM.lo)
+    assert torch.all(B.fill("white", x, NORM) == NORM.hi)
+    assert torch.all(B.fill("dataset_mean", x, NORM) == 0.0)
+    assert torch.all(B.fill("dataset_mean", x, RAW) == 0.25)
+
+
+def test_stats_of_a_normalised_dataset_map_black_white_and_mean():
+    class Fake:  # the interface Stats.of reads, with MNIST's statistics
+        image_shape, device = (1, 28, 28), torch.device("cpu")
+        mean, std = torch.tensor([0.1307]), torch.tensor([0.3081])
+
+        def normalize(self, t):
+            return (t - self.mean.view(-1, 1, 1)) / self.std.view(-1, 1, 1)
+
+    st = B.Stats.of(Fake())
+    assert st.lo.item() == pytest.approx(-0.1307 / 0.3081)
+    assert st.hi.item() == pytest.approx((1 - 0.1307) / 0.3081)
+    assert st.mean.item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_image_mean_is_each_images_own_mean():
+    x = _images()
+    b = B.fill("image_mean", x, RAW)
+    for i in range(len(x)):
+        assert torch.allclose(b[i], x[i].mean().expand_as(b[i]))
+
+
+def test_blur_keeps_constants_and_spreads_a_point_like_a_gaussian():
+    const = torch.full((1, 1, 15, 15), 0.7)
+    assert torch.allclose(B.gaussian_blur(const, 2.0), const, atol=1e-6)
+    delta = torch.zeros(1, 1, 21, 21)
+    delta[0, 0, 10, 10] = 1.0
+    out = B.gaussian_blur(delta, 2.0)[0, 0]
+    assert out.sum().item() == pytest.approx(1.0, abs=1e-5)  # far from the border nothing is lost
+    t = torch.arange(21.0) - 10
+    var = (out.sum(0) * t ** 2).sum().item()  # second moment along one axis = σ² (kernel truncated at 3σ)
+    assert var == pytest.approx(4.0, rel=0.03)
+    assert out[10, 10] == out.max() and torch.allclose(out, out.T)
+
+
+def test_uniform_noise_spans_the_input_range_and_is_seeded():
+    x = torch.zeros(4, 1, 28, 28)
+    a, b, c = (B.fill("uniform", x, NORM, seed=s) for s in (1, 1, 2))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert a.min() >= NORM.lo and a.max() <= NORM.hi
+    assert a.mean().item() == pytest.approx((NORM.lo + NORM.hi).item() / 2, abs=0.05)
+
+
+def test_noisy_linear_one_pixel_is_the_weighted_mean_of_its_neighbours():
+    x = torch.arange(9.0).view(1, 1, 3, 3) ** 2
+    m = torch.zeros_like(x, dtype=torch.bool)
+    m[0, 0, 1, 1] = True
+    out = B.impute_linear(x, m)
+    v = x[0, 0]
+    edge = (v[0, 1] + v[1, 0] + v[1, 2] + v[2, 1]) / 6
+    corner = (v[0, 0] + v[0, 2] + v[2, 0] + v[2, 2]) / 12
+    assert out[0, 0, 1, 1].item() == pytest.approx((edge + corner).item(), rel=1e-4)
+    assert torch.equal(out[~m], x[~m])  # kept pixels untouched
+    # a corner pixel: only 3 neighbours inside the image, weights renormalised (1/6, 1/6, 1/12)
+    m = torch.zeros_like(m)
+    m[0, 0, 0, 0] = True
+    out = B.impute_linear(x, m)
+    expect = (v[0, 1] / 6 + v[1, 0] / 6 + v[1, 1] / 12) / (5 / 12)
+    assert out[0, 0, 0, 0].item() == pytest.approx(expect.item(), rel=1e-4)
+
+
+def test_noisy_linear_solves_the_joint_system_of_adjacent_removed_pixels():
+    """Two removed neighbours depend on each other: compare with the 2×2 system solved by hand."""
+    x = torch.tensor([[1.0, 2.0, 3.0, 4.0], [5.0, 0.0, 0.0, 8.0], [9.0, 10.0, 11.0, 12.0]]).view(1, 1, 3, 4)
+    m = x == 0
+    v = x[0, 0].double()
+    e, c = 1 / 6, 1 / 12
+    # a = pixel (1,1), b = pixel (1,2): each has weight sum 1; b is a's right neighbour and vice versa.
+    ka = e * (v[0, 1] + v[1, 0] + v[2, 1]) + c * (v[0, 0] + v[0, 2] + v[2, 0] + v[2, 2])
+    kb = e * (v[0, 2] + v[1, 3] + v[2, 2]) + c * (v[0, 1] + v[0, 3] + v[2, 1] + v[2, 3])
+    a, b = np.linalg.solve([[1.0, -e], [-e, 1.0]], [ka.item(), kb.item()])
+    out = B.impute_linear(x, m, tol=1e-8)
+    assert out[0, 0, 1, 1].item() == pytest.approx(a, rel=1e-5)
+    assert out[0, 0, 1, 2].item() == pytest.approx(b, rel=1e-5)
+
+
+def test_noisy_linear_reproduces_a_linear_ramp_inside_and_adds_seeded_noise():
+    i, j = torch.meshgrid(torch.arange(12.0), torch.arange(12.0), indexing="ij")
+    x = (0.1 * i + 0.2 * j).expand(2, 1, 12, 12).clone()
+    m = torch.zeros_like(x, dtype=torch.bool)
+    m[..., 3:9, 2:10] = True
+    assert torch.allclose(B.impute_linear(x, m, tol=1e-8), x, atol=1e-4)
+    noisy = B.fill("noisy_linear", x, RAW, mask=m, seed=3)
+    resid = (noisy - x)[m]
+    assert resid.std().item() == pytest.approx(B.ROAD_NOISE, rel=0.25)
+    assert torch.equal(noisy[~m], x[~m])
+    assert torch.equal(noisy, B.fill("noisy_linear", x, RAW, mask=m, seed=3))
+
+
+def test_noisy_linear_with_nothing_kept_falls_back_to_the_dataset_mean():
+    x = _images(2)
+    out = B.impute_linear(x, torch.ones_like(x, dtype=torch.bool), fallback=RAW.mean)
+    assert torch.allclose(out, torch.full_like(x, 0.25), atol=1e-6)
+
+
+def test_bad_baseline_names_and_missing_mask_fail_clearly():
+    with pytest.raises(ValueError, match="unknown baseline 'black'.*zero"):
+        B.fill("black", _images(), RAW)
+    with pytest.raises(ValueError, match="pass mask="):
+        B.fill("noisy_linear", _images(), RAW)
+    with pytest.raises(ValueError, match="does not fit"):
+        B.impute_linear(_images(2), torch.zeros(3, 1, 6, 7, dtype=torch.bool))
+
+
+# --------------------------------------------------------------------- occlusion and RISE
+class Region(nn.Module):
+    """Two classes; the logit of class 0 is 10 × (mean of the pixels inside a known square − 0.5) and
+    the logit of class 1 is 0: only the square matters, by construction."""
+
+    def __init__(self, top=8, left=10, side=6, size=28):
+        super().__init__()
+        self.mask = torch.zeros(size, size)
+        self.mask[top:top + side, left:left + side] = 1
+
+    def forward(self, x):
+        s = (x[:, 0] * self.mask).sum((1, 2)) / self.mask.sum()
+        return torch.stack([10 * (s - 0.5), torch.zeros_like(s)], 1)
+
+
+def test_windows_cover_every_pixel_like_captum():
+    m = P.windows(28, 28, 5, 3)
+    assert len(m) == (math.ceil(23 / 3) + 1) ** 2
+    assert m.any(0).all() and m[-1, -1, -1]
+
+
+@pytest.mark.parametrize("baseline", ["zero", "white", "blur", "uniform", "image_mean"])
+def test_occlusion_written_out_equals_captum_for_fixed_baselines(baseline):
+    net = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 26 * 26, 4))
+    torch.nn.init.normal_(net[3].weight, std=0.05)
+    x, y = torch.rand(5, 1, 28, 28), torch.tensor([0, 1, 2, 3, 0])
+    captum = P.occlusion(net, x, y, window=5, stride=3, baseline=baseline, stats=RAW, seed=1)
+    mine = P.occlusion_masked(P.Probability(net), x, y, P.windows(28, 28, 5, 3), baseline, RAW, seed=1)
+    assert captum.abs().max() > 1e-4
+    assert torch.allclose(captum, mine, atol=1e-6)
+
+
+def test_occlusion_finds_the_square_that_the_model_reads():
+    model, x, y = Region(), torch.ones(2, 1, 28, 28), torch.tensor([0, 0])
+    exact = P.occlusion(model, x, y, window=2, stride=2, baseline="zero", stats=RAW)[:, 0]  # patches tile the square
+    assert torch.all(exact[:, model.mask.bool()] > 0) and torch.all(exact[:, ~model.mask.bool()] == 0)
+    coarse = P.occlusion(model, x, y, window=4, stride=2, baseline="zero", stats=RAW)[0, 0]
+    grown = torch.nn.functional.max_pool2d(model.mask[None, None], 7, 1, 3)[0, 0].bool()  # square + window
+    assert torch.all(coarse[~grown] == 0) and torch.all(coarse[model.mask.bool()] > 0)
+    # the baseline matters: occluding with the image's own value changes nothing at all
+    same = P.occlusion(model, x, y, window=4, stride=2, baseline="image_mean", stats=RAW)
+    assert torch.all(same == 0)
+    ir = P.occlusion(model, x, y, window=4, stride=2, baseline="noisy_linear", stats=RAW)
+    assert ir.abs().max() < 0.01  # imputing a constant image gives it back (up to ROAD's noise)
+
+
+def test_rise_masks_keep_p_of_the_image_and_are_nested():
+    m = P.rise_masks(400, (28, 28), 4, 0.3, seed=0)
+    assert m.shape == (400, 1, 28, 28) and m.min() >= 0 and m.max() <= 1
+    assert m.mean().item() == pytest.approx(0.3, abs=0.03)
+    assert torch.equal(P.rise_masks(100, (28, 28), 4, 0.3, seed=0), m[:100])
+
+
+def test_rise_finds_the_square_and_nested_counts_match_separate_runs():
+    model, x, y = Region(), torch.ones(1, 1, 28, 28), torch.tensor([0])
+    maps = P.rise(model, x, y, n_masks=[300, 2000], cell=4, p=0.5, baseline="zero", stats=RAW, seed=0)
+    sal = maps[2000][0, 0]
+    inside = sal[model.mask.bool()].mean()
+    far = sal[~torch.nn.functional.max_pool2d(model.mask[None, None], 17, 1, 8)[0, 0].bool()].mean()
+    assert inside > far + 0.05
+    top = sal.flatten().topk(36).indices
+    near = torch.nn.functional.max_pool2d(model.mask[None, None], 9, 1, 4)[0, 0].flatten().bool()
+    assert near[top].all()
+    alone = P.rise(model, x, y, n_masks=300, cell=4, p=0.5, baseline="zero", stats=RAW, seed=0)
+    assert torch.allclose(alone, maps[300], atol=1e-6)
+
+
+def test_bad_perturbation_parameters_fail_clearly():
+    x, y = torch.rand(1, 1, 28, 28), torch.tensor([0])
+    with pytest.raises(ValueError, match="stride 5 exceeds the window 3"):
+        P.occlusion(Region(), x, y, window=3, stride=5, stats=RAW)
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        P.rise(Region(), x, y, n_masks=10, cell=4, p=1.5, stats=RAW)
+    with pytest.raises(ValueError, match="at least 1"):
+        P.rise(Region(), x, y, n_masks=0, cell=4, p=0.5, stats=RAW)
+
+
+# --------------------------------------------------------------------------- divergence measures
+def test_spearman_with_ties_matches_the_hand_value():
+    a, b = torch.tensor([[1.0, 2.0, 2.0, 3.0]]), torch.tensor([[1.0, 3.0, 2.0, 4.0]])
+    assert S.rankdata(a).tolist() == [[1.0, 2.5, 2.5, 4.0]]
+    assert S.spearman(a, b).item() == pytest.approx(3 / math.sqrt(10))
+    assert S.spearman(b, b.exp()).item() == pytest.approx(1.0)
+    assert S.spearman(b, -b).item() == pytest.approx(-1.0)
+    assert math.isnan(S.spearman(b, torch.ones_like(b)).item())
+
+
+def test_topk_intersection_by_hand():
+    a = torch.tensor([[9.0, 8.0, 7.0, 1.0, 0.0]])
+    b = torch.tensor([[9.0, 0.0, 7.0, 8.0, 1.0]])
+    assert S.topk_intersection(a, b, 3).item() == pytest.approx(2 / 3)
+    assert S.topk_intersection(a, a, 0.4).item() == 1.0
+    with pytest.raises(ValueError, match="1 <= k <= 5"):
+        S.topk_intersection(a, b, 6)
+
+
+def _ssim_loop(a, b, window=7, sigma=1.5):
+    """SSIM written out window by window in numpy (independent of the torch convolution)."""
+    a = (a - a.min()) / (a.max() - a.min())
+    b = (b - b.min()) / (b.max() - b.min())
+    t = np.arange(window) - (window - 1) / 2
+    g = np.exp(-t ** 2 / (2 * sigma ** 2))
+    w = np.outer(g, g) / np.outer(g, g).sum()
+    vals = []
+    for i in range(a.shape[0] - window + 1):
+        for j in range(a.shape[1] - window + 1):
+            pa, pb = a[i:i + window, j:j + window], b[i:i + window, j:j + window]
+            ma, mb = (w * pa).sum(), (w * pb).sum()
+            va, vb = (w * pa * pa).sum() - ma ** 2, (w * pb * pb).sum() - mb ** 2
+            cov = (w * pa * pb).sum() - ma * mb
+            c1, c2 = 0.01 ** 2, 0.03 ** 2
+            vals.append((2 * ma * mb + c1) * (2 * cov + c2) / ((ma ** 2 + mb ** 2 + c1) * (va + vb + c2)))
+    return float(np.mean(vals))
+
+
+def test_ssim_matches_the_formula_written_out_and_ignores_scale():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.rand(2, 12, 14, generator=g), torch.rand(2, 12, 14, generator=g)
+    got = S.ssim(a, b)
+    for i in range(2):
+        assert got[i].item() == pytest.approx(_ssim_loop(a[i].double().numpy(), b[i].double().numpy()), rel=1e-9)
+    assert torch.allclose(S.ssim(a, a), torch.ones(2, dtype=torch.float64))
+    assert torch.allclose(S.ssim(a, 3 * a + 1), torch.ones(2, dtype=torch.float64))
+
+
+def test_pairwise_is_symmetric_with_unit_diagonal():
+    maps = [torch.rand(4, 1, 10, 10) for _ in range(3)]
+    for name in S.MEASURES:
+        m = S.pairwise(maps, name)
+        assert m.shape == (4, 3, 3) and torch.allclose(m, m.transpose(1, 2))
+        assert torch.all(m.diagonal(dim1=1, dim2=2) == 1)
+    with pytest.raises(ValueError, match="unknown similarity measure 'kendall'"):
+        S.measure("kendall", maps[0], maps[1])
+
+
+def test_shared_mask_imputation_equals_the_iterative_solver():
+    x = torch.rand(5, 1, 12, 12, generator=torch.Generator().manual_seed(1))
+    removed = P.rise_masks(3, (12, 12), 3, 0.5, seed=2)[:, 0] < 0.5
+    shared = B.impute_shared(x, removed, fallback=RAW.mean)
+    for k in range(3):
+        alone = B.impute_linear(x, removed[k].expand(5, 1, 12, 12), fallback=RAW.mean, tol=1e-7)
+        assert torch.allclose(shared[k], alone, atol=1e-5)
+
+
+def test_occlusion_and_rise_with_noisy_linear_agree_for_few_and_many_images():
+    """Below SHARED_FROM images the imputation iterates per image, above it solves per mask: same maps."""
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 10 * 10, 3))
+    x = torch.rand(P.SHARED_FROM, 1, 12, 12, generator=torch.Generator().manual_seed(0))
+    y = torch.arange(P.SHARED_FROM) % 3
+    kw = dict(baseline="noisy_linear", stats=RAW)
+    many = P.occlusion(net, x, y, window=4, stride=4, **kw)
+    few = torch.cat([P.occlusion(net, x[i:i + 8], y[i:i + 8], window=4, stride=4, **kw) for i in range(0, len(x), 8)])
+    assert torch.allclose(many, few, atol=5e-3)  # they differ only by ROAD's noise draws
+    many = P.rise(net, x, y, n_masks=40, cell=3, p=0.5, **kw)
+    few = torch.cat([P.rise(net, x[i:i + 8], y[i:i + 8], n_masks=40, cell=3, p=0.5, **kw) for i in range(0, len(x), 8)])
+    assert torch.allclose(many, few, atol=5e-3)
+
+
+def test_divergence_counts_pairs_below_the_threshold_and_the_noise_floor():
+    from roarkit.core import divergence as D
+    sim = torch.ones(5, 3, 3)  # 5 images, 3 settings
+    sim[:, 0, 1] = sim[:, 1, 0] = 0.3
+    sim[:, 0, 2] = sim[:, 2, 0] = torch.tensor([0.1, 0.2, 0.45, 0.9, 0.9])  # median 0.45
+    assert D.pair_medians(sim).tolist() == pytest.approx([0.3, 0.45, 1.0])
+    assert D.below(sim, 0.5).tolist() == [True, True, False]
+    assert D.below(sim, 0.5, floor=0.4).tolist() == [True, False, False]
+    grid = D.Grid(windows=[4, 2], strides=[2, 4], rise_masks=[50], rise_cell=[4], rise_p=[0.5, 0.3])
+    assert grid.occlusion_configs() == [(4, 2), (4, 4), (2, 2)]
+    assert grid.labels("rise") == ["N50 c4 p0.5", "N50 c4 p0.3"]
+    with pytest.raises(ValueError, match="no occlusion configuration"):
+        D.Grid(windows=[2], strides=[4])
+
+
+def test_page_parameters_of_the_chapter_are_checked_with_one_clear_message():
+    from roarkit.book.params import ParameterError, check
+    defaults = {"windows": [4], "strides": [2], "rise_p": [0.5], "baselines": ["zero"], "methods": ["rise"],
+                "metric_steps": 20}
+    assert check(dict(defaults), defaults) == defaults
+    for name, value, words in [("windows", [4, 0], "at least 1"), ("rise_p", [0.5, 1.0], "strictly between 0 and 1"),
+                               ("baselines", ["zero", "grey"], "unknown baseline(s) ['grey']"),
+                               ("methods", ["lime"], "unknown saliency method(s) ['lime']"),
+                               ("metric_steps", 1, "at least 2"), ("strides", 2, "non-empty list")]:
+        with pytest.raises(ParameterError, match="parameter '" + name) as err:
+            check({**defaults, name: value}, defaults, page="page 'x'")
+        assert words in str(err.value)

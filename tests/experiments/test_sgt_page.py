@@ -1,0 +1,213 @@
+"""roarkit.experiments.sgt: the SGT pages' tables and verdict rules on hand-worked numbers, and the
+result :func:`run` assembles from a small real MNIST run."""
+import math
+import re
+import types
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from roarkit.experiments import sgt as S
+
+SOURCE = Path(__file__).resolve().parents[2] / "notebooks" / "sgt.py"
+
+
+def frame(aucs: dict, acc=None) -> pd.DataFrame:
+    """One row per (training, seed) with ``auc_grad`` from ``{training: [per seed]}``."""
+    rows = [{"training": t, "seed": s, "auc_grad": a, "accuracy": (acc or {}).get(t, [0.9] * len(v))[s]}
+            for t, v in aucs.items() for s, a in enumerate(v)]
+    return pd.DataFrame(rows)
+
+
+# -- verdict ------------------------------------------------------------------------------------------
+def test_verdict_order_holds_clearly_when_each_gap_exceeds_the_larger_std():
+    # means 11 < 16 < 21, every std √2 ≈ 1.41, gaps 5 and 5
+    v = S.verdict(frame({"traditional": [20, 22], "sgt": [15, 17], "smoot": [10, 12]}))
+    assert v["holds"] and v["clear"]
+    assert v["means"] == {"smoot": 11.0, "sgt": 16.0, "traditional": 21.0}
+    assert v["stds"]["sgt"] == pytest.approx(math.sqrt(2))
+    assert v["text"] == "SMOOT 11.00 < SGT 16.00 < traditional 21.00"
+    assert S.verdict_short(v) == "holds"
+    assert S.verdict_tail(v, 2) == ", and each gap is larger than the seed-to-seed standard deviation."
+
+
+def test_verdict_holds_within_seed_noise_when_a_gap_is_below_the_larger_std():
+    # SGT [14, 20]: mean 17, std √18 ≈ 4.24; gap to traditional (21) is 4 < 4.24, to SMOOT (11) is 6
+    v = S.verdict(frame({"traditional": [20, 22], "sgt": [14, 20], "smoot": [10, 12]}))
+    assert v["holds"] and not v["clear"]
+    assert S.verdict_short(v) == "holds, within seed noise"
+    assert S.verdict_tail(v, 2) == ", but at least one gap is within the seed-to-seed standard deviation."
+    # the same gap of 4 against stds of √2 is clear
+    assert S.verdict(frame({"traditional": [20, 22], "sgt": [16, 18], "smoot": [10, 12]}))["clear"]
+
+
+def test_verdict_fails_on_a_wrong_order_names_it_and_needs_all_three_trainings():
+    v = S.verdict(frame({"traditional": [16.64], "sgt": [9.84], "smoot": [10.0]}))
+    assert not v["holds"] and not v["clear"]
+    assert v["text"] == "SMOOT 10.00 ≥ SGT 9.84 < traditional 16.64"
+    assert S.verdict_short(v) == "does not hold" and S.verdict_tail(v, 1) == "."
+    v = S.verdict(frame({"traditional": [20], "sgt": [30], "smoot": [10]}))
+    assert v["text"] == "SMOOT 10.00 < SGT 30.00 ≥ traditional 20.00" and not v["holds"]
+    missing = S.verdict(frame({"traditional": [20], "sgt": [15]}))
+    assert not missing["holds"] and missing["text"] == "not all three trainings ran"
+
+
+def test_one_seed_has_no_std_so_the_order_alone_decides():
+    v = S.verdict(frame({"traditional": [20.0], "sgt": [19.99], "smoot": [19.98]}))
+    assert v["holds"] and v["clear"] and v["stds"] == {"smoot": 0.0, "sgt": 0.0, "traditional": 0.0}
+    assert S.verdict_tail(v, 1) == " (one seed: no standard deviation to compare the gaps with)."
+
+
+# -- paper comparison -----------------------------------------------------------------------------------
+def test_paper_comparison_deltas_and_tolerance_of_twice_the_seed_std():
+    df = frame({"traditional": [30.0, 34.0], "sgt": [33.0], "smoot": [31.0, 33.0]},
+               acc={"traditional": [0.98, 0.99], "sgt": [0.99], "smoot": [0.99, 0.99]})
+    df.loc[df.training == "smoot", ["k_min", "k_median", "k_max"]] = [[300, 390, 500], [250, 396, 480]]
+    c = S.paper_comparison(df, "mnist", 392)
+    assert list(c.index) == ["Traditional", "SGT", "SMOOT"]
+    t = c.loc["Traditional"]  # paper (SMOOT Table 2, MNIST): 99.40 %, AUC 36.35
+    assert t["paper accuracy (%)"] == pytest.approx(99.40) and t["our accuracy (%)"] == pytest.approx(98.5)
+    assert t["Δ accuracy (pp)"] == pytest.approx(-0.9)
+    assert t["tolerance (pp)"] == pytest.approx(2 * math.sqrt(0.5))  # std of 98 and 99 is √0.5
+    assert t["our AUC (Gradient)"] == pytest.approx(32.0) and t["Δ AUC"] == pytest.approx(32.0 - 36.35)
+    assert t["tolerance (AUC)"] == pytest.approx(2 * math.sqrt(8))  # std of 30 and 34 is √8
+    assert t["paper K min/median/max"] == t["our K min/median/max"] == "–"
+    g = c.loc["SGT"]  # one seed: no tolerance
+    assert math.isnan(g["tolerance (pp)"]) and math.isnan(g["tolerance (AUC)"])
+    assert g["Δ AUC"] == pytest.approx(33.0 - 34.67) and g["paper K min/median/max"] == "392"
+    assert g["our K min/median/max"] == "392"
+    m = c.loc["SMOOT"]
+    assert m["tolerance (pp)"] == 0.0 and m["paper K min/median/max"] == "234/388/544"
+    assert m["our K min/median/max"] == "250/393/500"  # min of mins, median of medians, max of maxes
+    assert S.paper_comparison(df, "fashion_mnist", 392).loc["SGT", "paper K min/median/max"] == "–"
+
+
+# -- summary ------------------------------------------------------------------------------------------
+def test_mean_std_and_summary_format():
+    assert S.mean_std(pd.Series([1.0, 2.0, 3.0])) == "2.00 ± 1.00"
+    assert S.mean_std(pd.Series([16.644])) == "16.64"
+    assert S.mean_std(pd.Series([float("nan")])) == "–"
+    df = pd.DataFrame({"training": ["sgt", "sgt", "traditional"], "accuracy": [0.5, 0.7, 0.54],
+                       "auc_grad": [10.0, 12.0, 16.64], "auc_random": [20.0, 20.0, 25.5],
+                       "s_per_epoch": [9.0, 10.0, 2.84]})
+    t = S.summary(df, ["grad", "random"])
+    assert list(t.index) == ["SGT", "Traditional"]  # order of appearance
+    assert list(t.columns) == ["seeds", "test accuracy (%)", "AUC Gradient", "AUC Random", "s / epoch"]
+    assert t.loc["SGT"].tolist() == [2, "60.00 ± 14.14", "11.00 ± 1.41", "20.00 ± 0.00", "9.5"]
+    assert t.loc["Traditional"].tolist() == [1, "54.00", "16.64", "25.50", "2.8"]
+
+
+def test_control_orders_the_trainings_by_the_random_minus_gradient_gap():
+    df = pd.DataFrame({"training": ["traditional", "sgt", "sgt", "smoot"], "auc_random": [25.0, 12.0, 14.0, 13.0],
+                       "auc_grad": [17.0, 10.0, 10.0, 10.5]})
+    table, text = S.control(df)
+    assert text == "ordered by that gap, Traditional 8.00 > SGT 3.00 > SMOOT 2.50."
+    assert table.loc["SGT"].tolist() == ["13.00 ± 1.41", "10.00 ± 0.00", "3.00 ± 1.41"]
+    assert list(table.columns) == ["AUC Random", "AUC Gradient", "Random − Gradient"]
+
+
+def test_signed_comparison_sentence_and_the_not_run_note():
+    table, text = S.signed_comparison(pd.DataFrame(), None, ["grad"], 0)
+    assert text == "this profile did not run the signed ranking (signed_seeds = 0)." and "note" in table
+    runs = pd.DataFrame({"training": ["sgt", "sgt"], "seed": [0, 1], "accuracy": [0.9, 0.8], "auc_grad": [17.59, 30.0],
+                         "s_per_epoch": [1.0, 1.0]})
+    signed = pd.DataFrame({"training": ["sgt_signed"], "seed": [0], "accuracy": [0.85], "auc_grad": [26.67],
+                           "s_per_epoch": [1.0]})
+    table, text = S.signed_comparison(runs, signed, ["grad"], 1)  # seed 1 of SGT is not compared
+    assert text == ("over 1 seed(s), the signed ranking gives a Gradient AUC of 26.67 against 17.59 with the "
+                    "magnitude ranking (a slower accuracy drop), at test accuracy 85.00 % against 90.00 %.")
+    assert table["AUC Gradient"].tolist() == ["17.59", "26.67"]
+
+
+# -- foreground share ---------------------------------------------------------------------------------
+def test_foreground_share_on_hand_made_images():
+    # image 0: foreground at pixels 1 and 3; image 1: at pixel 0 only
+    images = torch.tensor([[0.0, 0.5, 0.0, 1.0], [1.0, 0.0, 0.0, 0.0]]).view(2, 1, 2, 2)
+    grad = torch.tensor([[0.1, -3.0, 2.0, -0.2], [5.0, 1.0, -2.0, 0.5]]).view(2, 1, 2, 2)
+    fg = S.foreground_share(grad, images, k=2)
+    # |grad| masks the 2 smallest magnitudes: image 0 pixels 0, 3 (one foreground); image 1 pixels 3, 1 (none)
+    assert fg["abs"] == pytest.approx(1 / 4)
+    # signed masks the 2 most negative: image 0 pixels 1, 3 (both foreground); image 1 pixels 2, 3 (none)
+    assert fg["signed"] == pytest.approx(2 / 4)
+    assert fg["foreground"] == pytest.approx(3 / 8)
+    assert S.foreground_share(grad, images, k=4)["abs"] == pytest.approx(3 / 8)  # everything masked
+
+
+# -- run() ----------------------------------------------------------------------------------------------
+def params(**kw):
+    p = dict(profile="quick", dataset="mnist", n_train=200, n_test=40, subset_seed=0, val_fraction=0.1, seeds=1,
+             epochs=1, batch_size=64, lr=1.0, sgt_k=0.5, lam=1.0, rank_by="abs", alpha=0.95, top_n=5, w=0.1,
+             k_min=0.2, k_max=0.8, k_init=0.5, signed_seeds=1, drop_methods=["grad", "random"], n_drop=16,
+             ig_steps=2, nt_samples=2, device="cpu")
+    return types.SimpleNamespace(**(p | kw))
+
+
+@pytest.fixture(scope="module")
+def result(run_experiment):
+    store, result = run_experiment(S.run, params())
+    return result, store
+
+
+def test_run_assembles_every_table_and_number_of_the_page(result):
+    R, _ = result
+    n = R.numbers
+    assert R.runs.training.tolist() == ["traditional", "sgt", "smoot"] and R.signed.training.tolist() == ["sgt_signed"]
+    assert n["n_loaded"] == 200 and n["n_train_used"] + n["n_val"] == 200 and n["n_test_used"] == 40
+    assert n["k_sgt"] == 392 and n["pixels"] == 784 and n["n_drop_used"] == 16 and n["fg_n"] == 40
+    assert n["dname"] == "MNIST" and n["w_pixels"] == 78 and n["kmin_pct"] == 20.0
+    acc = {t: 100 * R.runs.set_index("training").accuracy[t] for t in S.VARIANTS}
+    assert n["acc_ours"] == " / ".join(f"{acc[t]:.2f}" for t in S.VARIANTS) + " %"
+    assert n["acc_spread"] == pytest.approx(max(acc.values()) - min(acc.values()))
+    assert n["order_ours"] == R.verdict["text"] and n["verdict_text"].startswith(R.verdict["text"])
+    assert n["order_paper"] == "SMOOT 33.16 < SGT 34.67 < traditional 36.35"
+    assert n["pk_page"] == "234 / 388 / 544" and n["paper_mot"] == pytest.approx(16.0)
+    assert n["mot_trad"] == pytest.approx(100 * R.runs.rises_prob.iloc[0])
+    assert n["signed_text"].startswith("over 1 seed(s), the signed ranking gives a Gradient AUC of")
+    kf = R.k_final[0].float()
+    assert (n["k_lo"], n["k_med"], n["k_hi"]) == (int(kf.min()), int(kf.median()), int(kf.max()))
+    assert len(kf) == n["n_train_used"] and R.k_quantiles[0].shape[0] == 2  # epochs + 1
+    # tables: one row per training, labelled
+    for t in (R.summary, R.timing, R.comparison, R.control, R.motivational):
+        assert list(t.index) == ["Traditional", "SGT", "SMOOT"]
+    assert R.summary.loc["SGT", "AUC Gradient"] == f"{R.runs.auc_grad.iloc[1]:.2f}"
+    assert n["paper_hours"] == pytest.approx(R.timing.iloc[:, -1].sum())
+
+
+def test_run_curves_histories_and_figure_images(result):
+    R, _ = result
+    c = R.curves
+    assert len(c) == 3 * 1 * 2 * 11 and sorted(c.percent.unique()) == list(range(0, 101, 10))
+    # before any pixel is removed every method sees the same images: one accuracy per training
+    assert c[c.percent == 0].groupby("training").accuracy.nunique().eq(1).all()
+    auc = c[(c.training == "sgt") & (c.method == "grad")].accuracy
+    assert R.runs.auc_grad.iloc[1] == pytest.approx(float(torch.trapezoid(torch.tensor(auc.values), dx=10.0)))
+    assert {t: len(h) for t, h in R.histories.items()} == {"traditional": 1, "sgt": 1, "smoot": 1}
+    assert list(R.masks) == ["image", "x̃, rank_by=abs", "x̃, rank_by=signed"]
+    masked = (R.masks["x̃, rank_by=abs"] != R.masks["image"]).flatten(1).sum(1)
+    assert bool((masked <= 392).all()) and bool((masked > 300).all())  # 392 pixels replaced by noise
+    assert float(R.masks["image"].min()) >= -1e-5 and float(R.masks["image"].max()) <= 1 + 1e-5  # in [0, 1]
+    assert list(R.maps) == ["Traditional", "SGT", "SMOOT"] and R.maps["SGT"].shape == (6, 28, 28)
+    assert R.map_images.shape == (6, 1, 28, 28) and len(R.map_titles) == 6
+    assert {k: R.paper_k[k] for k in ("k_min", "k_median", "k_max")} == {"k_min": 234, "k_median": 388, "k_max": 544}
+
+
+def test_run_reads_every_unit_back_and_refuses_cifar(result):
+    R, store = result
+    again = S.run(params(), store)
+    same = lambda n: {k: v for k, v in n.items() if k != "device_name"}  # noqa: E731 (threads of this process)
+    assert again.runs.from_store.all() and same(again.numbers) == same(R.numbers)
+    with pytest.raises(ValueError, match="CIFAR is the page sgt_cifar"):
+        S.run(params(dataset="cifar10"), store)
+
+
+def test_every_glue_reference_of_the_page_is_glued(result):
+    R, _ = result
+    text = SOURCE.read_text()
+    used = set(re.findall(r"\{glue:(?:text|md)\}`(\w+)", text)) | set(re.findall(r"```\{glue:\w+\} (\w+)", text))
+    by_page = {"provenance", "exercises_intro", "page_minutes", "page_name", "paper_cmd"}
+    figures = set(re.findall(r'page\.figure\("(\w+)"', text))
+    missing = used - by_page - figures - set(R.numbers)
+    assert not missing, f"glued nowhere: {sorted(missing)}"
+    assert {"fig_masks", "fig_validation", "fig_drop", "fig_k", "fig_maps"} <= figures & used
