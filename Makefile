@@ -1,5 +1,6 @@
 # Two commands do everything, set-up included:
-#   make book [PROFILE=quick|paper]   render the book (re-executing every page first when PROFILE is set)
+#   make book [PROFILE=quick|paper] [EXECUTOR=ray WORKERS=N|ADDRESS=host:port]
+#                                     render the book (re-executing every page first when PROFILE is set)
 #   make test                         unit tests, every page in the quick profile, book build, browser check
 PYTHON ?= python3
 VENV   ?= .venv
@@ -14,6 +15,11 @@ export ROARKIT_DATA := $(abspath ../shared/data)
 endif
 endif
 PROFILE ?=
+# Where a page's units of work run (never changes a result): EXECUTOR=ray [WORKERS=N] [ADDRESS=host:port]
+# [GPUS_PER_UNIT=0.25]; the ROARKIT_EXECUTOR, ... environment variables work as well.
+EXECUTOR ?=
+RUN_OPTS := $(if $(EXECUTOR),--executor $(EXECUTOR)) $(if $(WORKERS),--workers $(WORKERS)) \
+            $(if $(ADDRESS),--address $(ADDRESS)) $(if $(GPUS_PER_UNIT),--gpus-per-unit $(GPUS_PER_UNIT))
 
 .PHONY: setup system book test clean
 setup: $(VENV)/.installed system
@@ -39,7 +45,7 @@ system:
 
 book: setup
 ifneq ($(PROFILE),)
-	$(PY) -m roarkit run all --profile $(PROFILE) --no-build
+	$(PY) -m roarkit run all --profile $(PROFILE) --no-build $(RUN_OPTS)
 endif
 	$(PY) -m roarkit build
 

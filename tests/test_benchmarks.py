@@ -96,3 +96,23 @@ def test_gpu_script_says_what_is_missing(tmp_path):
     assert proc.returncode == 2 and "run 'bash benchmarks/gpu.sh bundle'" in proc.stderr
     proc = subprocess.run(["bash", str(script), "bogus"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert proc.returncode == 2 and proc.stderr.startswith("usage: bash benchmarks/gpu.sh bundle | check | run")
+
+
+def test_bench_executor_smoke(tmp_path, mnist_dir):
+    """In-process and Ray (2 workers) side by side: the same entries, bitwise, and the figures it promises."""
+    cmd = [sys.executable, str(BENCH / "bench_executor.py"), "--device", "cpu", "--out", str(tmp_path), "--epochs", "1",
+           "--n-train", "300", "--n-test", "200", "--chunks", "2", "--chunk-images", "2", "--noop", "3",
+           "--no-two-threads"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    r = json.loads((tmp_path / "cpu-executor-mnist0.3k.json").read_text())
+    assert r["data"]["name"] == "mnist" and all(f["md5"] for f in r["data"]["files"])
+    rows = r["results"]
+    assert set(rows) == {f"{w} | {b}" for w in ("trainings", "perturbation chunks", "no-op units")
+                         for b in ("in-process", "ray, 2 workers")}
+    assert all(row["bitwise_equal_to_in_process"] for name, row in rows.items() if "ray" in name)
+    workloads = ("trainings", "perturbation chunks", "no-op units")
+    assert [rows[f"{w} | in-process"]["units"] for w in workloads] == [4, 2, 3]
+    assert r["speedup"]["trainings"] > 0 and r["ray_overhead_seconds_per_unit"] > 0 and r["ray_start_seconds"] > 0
+    assert all(row["peak_mb"] > 0 for row in rows.values())
+    assert "speed-up on Ray, 2 workers: trainings" in proc.stdout and "overhead per unit: Ray" in proc.stdout

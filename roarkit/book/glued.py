@@ -3,7 +3,8 @@
 ``python -m roarkit compare OLD NEW`` lists, page by page, each glued key whose value differs between
 two folders of executed pages (``book/`` of two checkouts, or two ``--root`` runs), and the keys only
 one of them has. Figures and HTML tables are compared as present or absent, never pixel by pixel; the
-provenance record and ``page_minutes`` (run time) are left out: they differ from run to run.
+provenance record, ``page_minutes`` (run time) and the exercises' opening that quotes it are left out:
+they differ from run to run.
 """
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from pathlib import Path
 
 __all__ = ["SKIP", "glued", "glued_pages", "compare", "report"]
 
-#: Glued keys that describe the run, not its results.
-SKIP = ("provenance", "page_minutes")
+#: Glued keys that describe the run, not its results (``exercises_intro`` quotes ``page_minutes``).
+SKIP = ("provenance", "page_minutes", "exercises_intro")
 _RECORD = "application/papermill.record/"
 
 

@@ -27,7 +27,7 @@ import yaml
 from roarkit.book import discover
 from roarkit.book import params as _params
 from roarkit.core.device import resolve_device
-from roarkit.store import code_version, usage
+from roarkit.store import code_version, executor, usage
 from roarkit.store.provenance import environment, repo_root
 
 __all__ = ["CANONICAL", "MIME", "profile_values", "Params", "Page", "exercises_intro", "computed_in", "markdown"]
@@ -144,6 +144,7 @@ class Page:
             "executed": self._started.strftime("%Y-%m-%d %H:%M UTC"),
             "seconds": round(time.perf_counter() - self._t0, 1),
             "units": usage(),
+            "executor": executor.describe(),
             "rerun": self.rerun_command(),
             "code_modules": (mods := discover.page_modules(src) if src else None),
             "code_version": code_version(mods),
@@ -197,6 +198,16 @@ def computed_in(rec: dict) -> str:
             + (f" and computed {u['computed']:,} ({_span(u['computed_seconds'])})" if u.get("computed") else ""))
 
 
+def _executor_text(ex: dict | None) -> str:
+    """How the page's units ran, e.g. ``"; units on Ray, 2 workers on 1 node"`` ("" in-process)."""
+    if not ex or ex.get("executor") in (None, "in-process"):
+        return ""
+    nodes = ex.get("nodes")
+    where = f" on {nodes} node{'s' if nodes != 1 else ''}" if nodes else ""
+    gpu = f", {ex['gpus_per_unit']} GPU per unit" if ex.get("gpus_per_unit") else ""
+    return f"; units on Ray, {ex.get('workers')} workers{where}{gpu}"
+
+
 def markdown(rec: dict) -> str:
     """The provenance block as MyST markdown."""
     took = _span(rec["seconds"]) + computed_in(rec)
@@ -212,7 +223,8 @@ def markdown(rec: dict) -> str:
         kind, head = "note", f"Ran with the paper's settings (profile `{rec['profile']}`)."
     return (f":::{{admonition}} Provenance\n:class: {kind}\n{head}\n\n"
             f"- **Parameters**: {params}\n{data}\n"
-            f"- **Device**: {rec['device']}; **versions**: {vers}; **commit**: `{rec['commit']}`\n"
+            f"- **Device**: {rec['device']}{_executor_text(rec.get('executor'))}; **versions**: {vers}; "
+            f"**commit**: `{rec['commit']}`\n"
             f"- **Executed** {rec['executed']} in {took}. **Rerun this page**: `{rec['rerun']}`\n:::\n")
 
 

@@ -15,9 +15,9 @@ from roarkit.core import data as D
 from roarkit.core import models, training
 from roarkit.core.device import resolve_device
 from roarkit.core.saliency.baselines import Stats
-from roarkit.store import Entry, Store
+from roarkit.store import Entry, Store, Unit
 
-__all__ = ["CODE", "fit_cached", "base_model", "Explained", "train_config", "explained"]
+__all__ = ["CODE", "fit_value", "fit_unit", "fit_cached", "base_model", "Explained", "train_config", "explained"]
 
 #: The modules whose code the stored units depend on (see :func:`roarkit.store.code_version`): the
 #: training loop and the architectures, not this module, whose page set-up (:func:`explained`) imports
@@ -25,23 +25,31 @@ __all__ = ["CODE", "fit_cached", "base_model", "Explained", "train_config", "exp
 CODE = ("roarkit.core.training", "roarkit.core.models")
 
 
+def fit_value(model_name: str, data, config: training.TrainConfig, *, seed: int, progress=None) -> dict:
+    """:func:`roarkit.core.training.fit`'s value: metrics, history, seconds and the CPU state_dict."""
+    return training.fit(model_name, data, config, seed=seed, progress=progress).value()
+
+
+def fit_unit(model_name: str, data, config: training.TrainConfig, *, seed: int, progress=None) -> Unit:
+    """One training as a unit of the results store (kind ``train``): trained once per model, config,
+    seed, data and code version, then read back (pages hand several to :meth:`Store.map` at once)."""
+    return Unit("train", {"model": model_name, "config": config.as_dict(), "seed": seed}, data.info, fit_value,
+                (model_name, data, config), {"seed": seed, "progress": progress}, code=CODE,
+                device=getattr(data, "device", "cpu"))
+
+
 def fit_cached(store: Store, model_name: str, data, config: training.TrainConfig, *, seed: int,
                progress=None) -> Entry:
-    """:func:`roarkit.core.training.fit` as a unit of the results store (kind ``train``): trained once per
-    model, config, seed, data and code version, then read back. The value holds metrics, history,
-    seconds and the CPU state_dict."""
-    def compute():
-        return training.fit(model_name, data, config, seed=seed, progress=progress).value()
-    return store.cached("train", {"model": model_name, "config": config.as_dict(), "seed": seed}, data.info,
-                        compute, device=getattr(data, "device", "cpu"), code=CODE)
+    """The store entry of one :func:`fit_unit` (computed now if missing)."""
+    return store.map([fit_unit(model_name, data, config, seed=seed, progress=progress)])[0]
 
 
 def base_model(store: Store, ds, config: training.TrainConfig, *, seed: int, model: str = "roar",
-               device=None) -> tuple[torch.nn.Module, Entry]:
-    """The base model of ``ds`` as the foundation trains it (:func:`fit_cached`), in eval mode on
-    ``device``; returns ``(model, entry)``. Pages put ``entry.key`` into their own units' parameters, so
-    that retrained weights never meet stale maps."""
-    entry = fit_cached(store, model, ds, config, seed=seed)
+               device=None, entry: Entry | None = None) -> tuple[torch.nn.Module, Entry]:
+    """The base model of ``ds`` as the foundation trains it (:func:`fit_cached`; ``entry`` when already
+    at hand), in eval mode on ``device``; returns ``(model, entry)``. Pages put ``entry.key`` into their
+    own units' parameters, so that retrained weights never meet stale maps."""
+    entry = entry or fit_cached(store, model, ds, config, seed=seed)
     c, h, _ = ds.image_shape
     net = models.build(model, seed=seed, in_channels=c, image_size=h, num_classes=ds.num_classes,
                        device=device or ds.device)
@@ -83,9 +91,11 @@ def explained(p, store: Store) -> dict[str, Explained]:
     :func:`train_config`'s): each loaded with the page's subsets, its base model trained once or read
     back (:func:`base_model`), and ``n_images`` class-stratified test images (0: every loaded one)."""
     device, config, out = resolve_device(p.device), train_config(p), {}
-    for name in p.datasets:
-        ds = D.load(name, n_train=p.n_train or None, n_test=p.n_test or None, seed=p.subset_seed, device=device)
-        net, entry = base_model(store, ds, config, seed=p.seed)
+    datasets = [D.load(name, n_train=p.n_train or None, n_test=p.n_test or None, seed=p.subset_seed, device=device)
+                for name in p.datasets]
+    entries = store.map([fit_unit("roar", ds, config, seed=p.seed) for ds in datasets], desc="base models")
+    for name, ds, entry in zip(p.datasets, datasets, entries):
+        net, entry = base_model(store, ds, config, seed=p.seed, entry=entry)
         n_all = len(ds.y_test)
         n = n_all if not p.n_images or p.n_images >= n_all else p.n_images
         picks = torch.as_tensor(D.stratified(ds.y_test.cpu().numpy(), n, p.subset_seed)) if n < n_all \

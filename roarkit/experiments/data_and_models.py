@@ -2,7 +2,7 @@
 dataset, and the batch-size sweep that chooses the book's batch size.
 
 :func:`run` loads every dataset of the page's parameters, trains the base model once per dataset and once
-per batch size of the sweep (units of kind ``train``, :func:`roarkit.experiments.base_models.fit_cached`)
+per batch size of the sweep (units of kind ``train``, :func:`roarkit.experiments.base_models.fit_unit`)
 and assembles the page's tables. The page's one rule: the book's batch size is the one of the sweep whose
 test accuracy comes closest to the report's (:func:`closest_batch`).
 """
@@ -18,7 +18,7 @@ from roarkit.core import data as D
 from roarkit.core import paper
 from roarkit.core.device import resolve_device
 from roarkit.experiments import base_models
-from roarkit.store import Entry, Store
+from roarkit.store import Store
 
 __all__ = ["MODEL", "REPORT_ACCURACY", "steps", "closest_batch", "files_table", "used_table", "summary_table",
            "per_class_table", "DataModelsResult", "run"]
@@ -101,11 +101,14 @@ class DataModelsResult:
         return [d.info for d in self.datasets.values()]
 
 
-def _sweep(p, store: Store, ds) -> pd.DataFrame:
+def _sweep_units(p, ds) -> list:
+    return [base_models.fit_unit(MODEL, ds, dataclasses.replace(base_models.train_config(p), batch_size=bs),
+                                 seed=p.seed) for bs in p.batch_sizes]
+
+
+def _sweep(p, entries: list, ds) -> pd.DataFrame:
     rows = []
-    for bs in p.batch_sizes:
-        config = dataclasses.replace(base_models.train_config(p), batch_size=bs)
-        e: Entry = base_models.fit_cached(store, MODEL, ds, config, seed=p.seed)
+    for bs, e in zip(p.batch_sizes, entries):
         rows.append({"dataset": ds.name, "batch size": bs, "steps": steps(p.epochs, ds.info.n_train, bs),
                      "test accuracy": e.value["metrics"]["accuracy"],
                      "final training loss": e.value["history"]["loss"][-1], "seconds": round(e.value["seconds"], 1)})
@@ -121,8 +124,11 @@ def run(p, store: Store | None = None) -> DataModelsResult:
     datasets = {name: D.load(name, n_train=p.n_train or None, n_test=p.n_test or None, seed=p.subset_seed,
                              device=device) for name in p.datasets}
     config = base_models.train_config(p)
-    runs = {name: base_models.fit_cached(store, MODEL, ds, config, seed=p.seed) for name, ds in datasets.items()}
-    sweep = _sweep(p, store, datasets.get("mnist") or next(iter(datasets.values())))
+    sweep_ds = datasets.get("mnist") or next(iter(datasets.values()))
+    entries = store.map([base_models.fit_unit(MODEL, ds, config, seed=p.seed) for ds in datasets.values()]
+                        + _sweep_units(p, sweep_ds), desc="trainings")  # all at once: they run concurrently
+    runs = dict(zip(datasets, entries))
+    sweep = _sweep(p, entries[len(datasets):], sweep_ds)
     numbers = {f"acc_{name}": 100 * e.value["metrics"]["accuracy"] for name, e in runs.items()}
     numbers |= {"acc_report": 100 * REPORT_ACCURACY, "best_batch": closest_batch(sweep["test accuracy"])}
     return DataModelsResult(datasets, files_table(datasets), used_table(datasets), runs, summary_table(runs, datasets),

@@ -20,7 +20,7 @@ import torch
 from roarkit.core import divergence, similarity
 from roarkit.core.labels import label
 from roarkit.experiments import base_models
-from roarkit.store import Store
+from roarkit.store import Store, Unit
 
 __all__ = ["DIVERGE", "CHUNK", "CODE", "FAMILIES", "KINDS", "diverging", "verdict", "share", "group_mean",
            "PerturbationResult", "run"]
@@ -98,16 +98,15 @@ class PerturbationResult:
         return [label("baseline", b) for b in self.grid.baselines]
 
 
-def _chunks(store: Store, ex, grid, seed: int, subset_seed: int, device) -> list:
-    n, parts = len(ex.picks), []
+def _chunks(ex, grid, seed: int, subset_seed: int, device) -> list:
+    n, units = len(ex.picks), []
     for start in range(0, n, CHUNK):
         x, y = ex.images(start, start + CHUNK)
         params = {"model": ex.model_key, "grid": grid.as_dict(), "seed": seed,
                   "images": {"n_images": n, "subset_seed": subset_seed, "start": start, "stop": start + len(y)}}
-        parts.append(store.cached("divergence", params, ex.data.info, lambda x=x, y=y, start=start: divergence.run_chunk(
-            ex.model, x, y, grid, ex.stats, seed=seed + start, examples=4 if start == 0 else 0),
-            device=device, code=CODE).value)
-    return parts
+        units.append(Unit("divergence", params, ex.data.info, divergence.run_chunk, (ex.model, x, y, grid, ex.stats),
+                          {"seed": seed + start, "examples": 4 if start == 0 else 0}, code=CODE, device=device))
+    return units
 
 
 def _concat(parts: list) -> dict:
@@ -184,7 +183,8 @@ def run(p, store: Store | None = None) -> PerturbationResult:
     store = store or Store()
     grid = divergence.Grid(p.windows, p.strides, p.rise_masks, p.rise_cell, p.rise_p, p.baselines)
     data = base_models.explained(p, store)
-    parts = {name: _chunks(store, ex, grid, p.seed, p.subset_seed, ex.data.device) for name, ex in data.items()}
+    units = {name: _chunks(ex, grid, p.seed, p.subset_seed, ex.data.device) for name, ex in data.items()}
+    parts = {name: [e.value for e in es] for name, es in store.map_named(units, desc="perturbation chunks").items()}
     sims = {name: _concat(ps) for name, ps in parts.items()}
     floor = {name: s["floor/spearman"].nanmedian().item() for name, s in sims.items()}
     bl = [label("baseline", b) for b in grid.baselines]

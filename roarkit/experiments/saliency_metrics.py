@@ -25,7 +25,7 @@ from roarkit.core.labels import label
 from roarkit.core.saliency import AttributionConfig, MapConfig, attribute, check_methods
 from roarkit.core.saliency.baselines import check_baselines
 from roarkit.experiments import base_models
-from roarkit.store import Store
+from roarkit.store import Store, Unit
 
 __all__ = ["CHUNK", "CODE", "RELIABLE", "TENTATIVE", "reliable_count", "supported", "c_verdict", "winners_text",
            "random_top_half", "roar_ranking", "roar_lines", "MetricsResult", "run"]
@@ -169,27 +169,28 @@ class MetricsResult:
         return pd.concat(self.ranks, axis=1)
 
 
-def _curve_units(store, ex, p, methods, bls, map_config) -> list:
-    n, parts = len(ex.picks), []
+def _curve_units(ex, p, methods, bls, map_config) -> list:
+    n, units = len(ex.picks), []
     for start in range(0, n, CHUNK):
         x, y = ex.images(start, start + CHUNK)
         params = {"model": ex.model_key, "methods": methods, "baselines": bls, "map": map_config.as_dict(),
                   "attr": AttributionConfig().as_dict(), "steps": p.metric_steps, "seed": p.seed,
                   "images": {"n_images": n, "subset_seed": p.subset_seed, "start": start, "stop": start + len(y)}}
-        parts.append(store.cached("metric_curves", params, ex.data.info, lambda x=x, y=y, start=start: evaluation.run_chunk(
-            ex.model, x, y, methods, bls, ex.stats, config=map_config, steps=p.metric_steps, seed=p.seed + start,
-            examples=2 if start == 0 else 0), device=ex.data.device, code=CODE).value)
-    return parts
+        units.append(Unit("metric_curves", params, ex.data.info, evaluation.run_chunk,
+                          (ex.model, x, y, methods, bls, ex.stats),
+                          {"config": map_config, "steps": p.metric_steps, "seed": p.seed + start,
+                           "examples": 2 if start == 0 else 0}, code=CODE, device=ex.data.device))
+    return units
 
 
-def _sanity_unit(store, ex, p, methods, map_config) -> dict:
+def _sanity_unit(ex, p, methods, map_config) -> Unit:
     k = len(ex.picks) if not p.sanity_images else min(p.sanity_images, len(ex.picks))
     x, y = ex.images(0, k)
     params = {"model": ex.model_key, "methods": methods, "map": map_config.as_dict(),
               "attr": AttributionConfig().as_dict(), "seed": p.seed,
               "images": {"n_images": len(ex.picks), "subset_seed": p.subset_seed, "first": k}}
-    return store.cached("randomisation", params, ex.data.info, lambda: evaluation.sanity_chunk(
-        ex.model, x, y, methods, ex.stats, config=map_config, seed=p.seed), device=ex.data.device, code=CODE).value
+    return Unit("randomisation", params, ex.data.info, evaluation.sanity_chunk, (ex.model, x, y, methods, ex.stats),
+                {"config": map_config, "seed": p.seed}, code=CODE, device=ex.data.device)
 
 
 def _reliability(score: dict, bls: list) -> pd.DataFrame:
@@ -263,7 +264,10 @@ def run(p, store: Store | None = None) -> MetricsResult:
                            rise_cell=p.rise_cell[0], rise_p=p.rise_p[0], baseline=p.baselines[0])
     methods, bls = check_methods(p.methods), check_baselines(p.baselines)
     data = base_models.explained(p, store)
-    parts = {name: _curve_units(store, ex, p, methods, bls, map_config) for name, ex in data.items()}
+    units = {name: _curve_units(ex, p, methods, bls, map_config) + [_sanity_unit(ex, p, methods, map_config)]
+             for name, ex in data.items()}  # every chunk of every dataset at once: they run concurrently
+    entries = store.map_named(units, desc="metric curves and randomisation tests")
+    parts = {name: [e.value for e in es[:-1]] for name, es in entries.items()}
     curves = {name: torch.cat([q["curves"] for q in ps], 3) for name, ps in parts.items()}
     score = {name: evaluation.scores(c, bls) for name, c in curves.items()}
     variants = list(next(iter(score.values())))
@@ -272,7 +276,7 @@ def run(p, store: Store | None = None) -> MetricsResult:
     ranks = {name: pd.DataFrame(torch.stack(list(evaluation.rankings(s).values())).numpy(), index=vl, columns=ml)
              for name, s in score.items()}
     irr = pd.DataFrame({name: [reliability.inter_rater(s[k]) for k in variants] for name, s in score.items()}, index=vl)
-    sanity = {name: _sanity_unit(store, ex, p, methods, map_config) for name, ex in data.items()}
+    sanity = {name: es[-1].value for name, es in entries.items()}
     final = pd.DataFrame({name: pd.Series(s["spearman"][-1].nanmedian(1).values.numpy(), index=ml)
                           for name, s in sanity.items()})
     R = MetricsResult(methods, bls, p.metric_steps, data, curves, {name: ps[0]["examples"] for name, ps in parts.items()},

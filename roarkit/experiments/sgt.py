@@ -44,33 +44,34 @@ GRAD = label("method", "grad")
 
 def runs_frame(study, variants, seeds, **eval_kw) -> pd.DataFrame:
     """One row per (training, seed): accuracy, seconds, AUC per method, motivational shares, SMOOT's K."""
-    rows = []
-    for v in variants:
-        for s in seeds:
-            t, d = study.train(v, s), study.evaluate(v, s, **eval_kw)
-            h = t.value["history"]
-            row = {"training": v, "seed": s, "accuracy": t.value["metrics"]["accuracy"],
-                   "val_accuracy": h["val_accuracy"][h["selected_epoch"]], "selected_epoch": h["selected_epoch"] + 1,
-                   "seconds": t.value["seconds"], "s_per_epoch": float(np.mean(h["seconds"])),
-                   "n_train": t.value["n_train"], "from_store": t.hit and d.hit}
-            for m, r in d.value.items():
-                if m != "rises_first":
-                    row[f"auc_{m}"] = r["auc"]
-            if "rises_first" in d.value:
-                row["rises_prob"] = d.value["rises_first"]["prob"]
-                row["rises_correct"] = d.value["rises_first"]["correct"]
-            if "smoot" in t.value:
-                k = t.value["smoot"]["k_final"].float()
-                row |= {"k_min": int(k.min()), "k_median": int(k.median()), "k_max": int(k.max())}
-            rows.append(row)
+    rows, runs = [], [(v, s) for v in variants for s in seeds]
+    trains = study.train_all(runs)                   # the missing trainings run concurrently,
+    drops = study.evaluate_all(runs, **eval_kw)      # then the missing curves
+    for (v, s), t, d in zip(runs, trains, drops):
+        h = t.value["history"]
+        row = {"training": v, "seed": s, "accuracy": t.value["metrics"]["accuracy"],
+               "val_accuracy": h["val_accuracy"][h["selected_epoch"]], "selected_epoch": h["selected_epoch"] + 1,
+               "seconds": t.value["seconds"], "s_per_epoch": float(np.mean(h["seconds"])),
+               "n_train": t.value["n_train"], "from_store": t.hit and d.hit}
+        for m, r in d.value.items():
+            if m != "rises_first":
+                row[f"auc_{m}"] = r["auc"]
+        if "rises_first" in d.value:
+            row["rises_prob"] = d.value["rises_first"]["prob"]
+            row["rises_correct"] = d.value["rises_first"]["correct"]
+        if "smoot" in t.value:
+            k = t.value["smoot"]["k_final"].float()
+            row |= {"k_min": int(k.min()), "k_median": int(k.median()), "k_max": int(k.max())}
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
 def curves_frame(study, variants, seeds, **eval_kw) -> pd.DataFrame:
     """The accuracy-drop curves, one row per (training, seed, method, percent): accuracy as a fraction."""
     percents = list(eval_kw.get("percents", curves.PERCENTS))
+    runs = [(v, s) for v in variants for s in seeds]
     rows = [{"training": v, "seed": s, "method": m, "percent": p, "accuracy": a}
-            for v in variants for s in seeds for m, r in study.evaluate(v, s, **eval_kw).value.items()
+            for (v, s), e in zip(runs, study.evaluate_all(runs, **eval_kw)) for m, r in e.value.items()
             if m != "rises_first" for p, a in zip(percents, r["accuracy"])]
     return pd.DataFrame(rows)
 

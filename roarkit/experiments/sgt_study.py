@@ -12,9 +12,9 @@ import torch
 
 from roarkit.core import curves, guided, models, sgt, smoot, training
 from roarkit.core.saliency import AttributionConfig
-from roarkit.store import Store
+from roarkit.store import Store, Unit
 
-__all__ = ["Study", "CODE_TRAIN", "CODE_DROP"]
+__all__ = ["Study", "CODE_TRAIN", "CODE_DROP", "train_value", "drop_value"]
 
 #: The modules whose code the stored units depend on (see :func:`roarkit.store.code_version`): a training
 #: on :mod:`roarkit.core.guided` and what it imports (an edit of the saliency methods keeps the costly
@@ -59,25 +59,25 @@ class Study:
             p["smoot"] = self.smoot_config.as_dict()
         return p
 
+    def train_unit(self, variant: str, seed: int) -> Unit:
+        """One training as a unit of the results store (kind ``sgt_train``)."""
+        kind, cfg = self._resolve(variant)
+        return Unit("sgt_train", self.train_params(variant, seed), self.data.info, train_value,
+                    (self.model_name, self.data, self.config, guided.step(kind, cfg, self.smoot_config)),
+                    {"seed": seed, "val_fraction": self.val_fraction, "split_seed": self.split_seed,
+                     "progress": self.progress}, code=CODE_TRAIN, device=self.data.device)
+
+    def train_all(self, runs) -> list:
+        """The store entries of every ``(variant, seed)`` in ``runs``, the missing ones trained together."""
+        return self.store.map([self.train_unit(v, s) for v, s in runs], desc="trainings")
+
     def train(self, variant: str, seed: int):
         """The store entry of one training (computed now if missing)."""
-        kind, cfg = self._resolve(variant)
-
-        def compute():
-            return training.fit(self.model_name, self.data, self.config, seed=seed,
-                                step=guided.step(kind, cfg, self.smoot_config), val_fraction=self.val_fraction,
-                                split_seed=self.split_seed, channels_last=True, progress=self.progress).value()
-
-        return self.store.cached("sgt_train", self.train_params(variant, seed), self.data.info, compute,
-                                 device=self.data.device, code=CODE_TRAIN)
+        return self.train_all([(variant, seed)])[0]
 
     def model(self, variant: str, seed: int) -> torch.nn.Module:
         """The selected weights of one training, as an eval-mode model on the data's device."""
-        c, h, _ = self.data.image_shape
-        net = models.build(self.model_name, seed=seed, in_channels=c, image_size=h,
-                           num_classes=self.data.num_classes, device=self.data.device)
-        net.load_state_dict(self.train(variant, seed).value["state_dict"])
-        return net.to(memory_format=torch.channels_last).eval()
+        return _net(self.model_name, self.data, seed, self.train(variant, seed).value["state_dict"])
 
     def drop_subset(self, n: int) -> torch.Tensor:
         """Positions of the ``n`` test images the accuracy-drop curves use (seeded, the same for every model)."""
@@ -87,23 +87,54 @@ class Study:
         g = torch.Generator().manual_seed(self.split_seed)
         return torch.sort(torch.randperm(total, generator=g)[:n]).values
 
-    def evaluate(self, variant: str, seed: int, *, methods=("grad", "ig", "grad_sg", "random"),
-                 percents=curves.PERCENTS, n_drop: int = 1000, attr: AttributionConfig | None = None):
-        """The store entry of one training's accuracy-drop curves (see :func:`roarkit.core.curves.accuracy_drop`)."""
+    def evaluate_unit(self, variant: str, seed: int, *, methods=("grad", "ig", "grad_sg", "random"),
+                      percents=curves.PERCENTS, n_drop: int = 1000, attr: AttributionConfig | None = None) -> Unit:
+        """One training's accuracy-drop curves (see :func:`roarkit.core.curves.accuracy_drop`) as a unit
+        of the results store (kind ``sgt_drop``); its training must be stored (:meth:`train_all`)."""
         attr = attr or AttributionConfig()
         methods, percents = list(methods), list(percents)
         params = {"train": self.train_params(variant, seed), "methods": methods, "percents": percents,
                   "n_drop": n_drop, "attr": attr.as_dict()}
+        return Unit("sgt_drop", params, self.data.info, drop_value,
+                    (self.model_name, self.data, seed, self.train(variant, seed).value["state_dict"],
+                     self.drop_subset(n_drop), methods, percents, attr), code=CODE_DROP, device=self.data.device)
 
-        def compute():
-            net = self.model(variant, seed)
-            idx = self.drop_subset(n_drop).to(self.data.device)
-            res = curves.accuracy_drop(net, self.data.x_test[idx], self.data.y_test[idx], methods, percents, attr,
-                                       seed=seed)
-            out = {m: {"accuracy": r["accuracy"], "auc": r["auc"]} for m, r in res.items()}
-            if "grad" in res:
-                out["rises_first"] = curves.rises_first(res["grad"])
-            return out
+    def evaluate_all(self, runs, **kw) -> list:
+        """The ``sgt_drop`` entries of every ``(variant, seed)`` in ``runs``: the missing trainings are
+        trained together first, then the missing curves computed together."""
+        runs = list(runs)
+        self.train_all(runs)
+        return self.store.map([self.evaluate_unit(v, s, **kw) for v, s in runs], desc="accuracy-drop curves")
 
-        return self.store.cached("sgt_drop", params, self.data.info, compute, device=self.data.device,
-                                 code=CODE_DROP)
+    def evaluate(self, variant: str, seed: int, **kw):
+        """The store entry of one training's accuracy-drop curves (computed now if missing)."""
+        return self.evaluate_all([(variant, seed)], **kw)[0]
+
+
+def _net(model_name: str, data, seed: int, state_dict) -> torch.nn.Module:
+    c, h, _ = data.image_shape
+    net = models.build(model_name, seed=seed, in_channels=c, image_size=h, num_classes=data.num_classes,
+                       device=data.device)
+    net.load_state_dict(state_dict)
+    return net.to(memory_format=torch.channels_last).eval()
+
+
+def train_value(model_name: str, data, config: training.TrainConfig, step, *, seed: int, val_fraction: float,
+                split_seed: int, progress=None) -> dict:
+    """An ``sgt_train`` unit's value: :func:`roarkit.core.training.fit` with the variant's step (plain,
+    SGT or SMOOT; :func:`roarkit.core.guided.step`), channels-last."""
+    return training.fit(model_name, data, config, seed=seed, step=step, val_fraction=val_fraction,
+                        split_seed=split_seed, channels_last=True, progress=progress).value()
+
+
+def drop_value(model_name: str, data, seed: int, state_dict, idx: torch.Tensor, methods: list, percents: list,
+               attr: AttributionConfig) -> dict:
+    """An ``sgt_drop`` unit's value: the accuracy-drop curves and AUCs of the trained weights
+    ``state_dict`` on the test images ``idx``; ``rises_first`` for the gradient's curve."""
+    net = _net(model_name, data, seed, state_dict)
+    idx = idx.to(data.device)
+    res = curves.accuracy_drop(net, data.x_test[idx], data.y_test[idx], methods, percents, attr, seed=seed)
+    out = {m: {"accuracy": r["accuracy"], "auc": r["auc"]} for m, r in res.items()}
+    if "grad" in res:
+        out["rises_first"] = curves.rises_first(res["grad"])
+    return out

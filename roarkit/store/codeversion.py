@@ -23,6 +23,7 @@ NOT_HASHED = ("roarkit.store", "roarkit.figures", "roarkit.book", "roarkit.__mai
 #: The roarkit package folder whose sources are hashed (``root=`` of the functions below overrides it).
 ROOT = Path(__file__).resolve().parents[1]
 _SCOPED: dict[tuple, str] = {}
+_IMPORTS: dict[tuple, set] = {}  # (file, its size and mtime, name, root) -> the roarkit modules it imports
 
 
 def module_file(name: str, root: Path | None = None) -> Path | None:
@@ -55,7 +56,16 @@ def _hashed(name: str) -> bool:
 def imported_modules(path: Path, name: str | None = None, root: Path | None = None) -> set[str]:
     """The roarkit modules a source file imports, anywhere in it, resolved to modules: ``from
     roarkit.core import data`` gives ``roarkit.core.data`` when that is a module, else the package.
-    ``name``: the file's own module name, for relative imports (None: a file outside the package)."""
+    ``name``: the file's own module name, for relative imports (None: a file outside the package).
+    Cached per state of the file (size and modification time): a store writes many entries a second."""
+    st = Path(path).stat()
+    memo = (str(path), st.st_size, st.st_mtime_ns, name, str(root))
+    if memo not in _IMPORTS:
+        _IMPORTS[memo] = _imported_modules(path, name, root)
+    return set(_IMPORTS[memo])
+
+
+def _imported_modules(path: Path, name: str | None, root: Path | None) -> set[str]:
     package = None
     if name is not None:
         package = name if Path(path).name == "__init__.py" else name.rpartition(".")[0]

@@ -2,7 +2,9 @@
 
 An entry is addressed by ``(kind, params, data, code_version())``; its file is
 ``<root>/<kind>/<key[:2]>/<key>.pt`` (``torch.save`` of ``{"value", "provenance"}``) plus a
-human-readable ``<key>.json`` sidecar holding the provenance (the ``.pt`` is authoritative).
+human-readable ``<key>.json`` sidecar holding the provenance (the ``.pt`` is authoritative), including
+the node that computed it. :meth:`Store.map` takes many units at once and hands the missing ones to the
+executor (:mod:`roarkit.store.executor`), writing each result as it arrives.
 
 Writes are atomic: a hidden ``.<name>.<pid>.<rand>.tmp`` file in the same directory is written,
 flushed, fsync'ed and ``os.replace``'d onto the final name, so a reader (or a process killed
@@ -33,6 +35,7 @@ import numpy as np
 import torch
 
 from roarkit.store.codeversion import code_version
+from roarkit.store.executor import Done, Unit, current, local_node
 from roarkit.store.provenance import environment, repo_root
 
 __all__ = ["STALE_TMP_SECONDS", "usage", "Entry", "Store"]
@@ -232,8 +235,10 @@ class Store:
         return entry
 
     def put(self, kind: str, params: dict, data, value: dict, *, seconds: float, device="cpu",
-            code=None) -> Entry:
-        """Store ``value`` (atomically, overwriting) and return its entry (``hit=False``, CPU tensors)."""
+            code=None, node: dict | None = None, threads: int | None = None) -> Entry:
+        """Store ``value`` (atomically, overwriting) and return its entry (``hit=False``, CPU tensors).
+        The sidecar records ``node`` (the machine and Ray node that computed it; default this process)
+        and ``threads`` (the intra-op threads it ran with, when an executor ran it)."""
         key = self.key(kind, params, data, code)
         if not isinstance(value, Mapping):
             raise TypeError(f"value must be a dict, got {type(value).__name__}")
@@ -241,17 +246,21 @@ class Store:
         provenance = _json_safe({
             "kind": kind, "key": key, "params": _canonical(params, "params"), "data": _data_list(data),
             "code_version": code_version(code), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "seconds": float(seconds), **environment(device)})
+            "seconds": float(seconds), "node": node or local_node(),
+            **({"threads": threads} if threads else {}), **environment(device)})
         path = self.path(kind, key)
         path.parent.mkdir(parents=True, exist_ok=True)
         _clean_stale_tmp(path.parent)
         _atomic_write(path, lambda f: torch.save({"value": value, "provenance": provenance}, f))
         text = json.dumps(provenance, indent=2, sort_keys=True) + "\n"
         _atomic_write(path.with_suffix(".json"), lambda f: f.write(text.encode()))
+        _USED[key] = (True, float(seconds))
         return Entry(key, kind, value, provenance, hit=False, path=path)
 
     def cached(self, kind: str, params: dict, data=None, compute=None, *, device="cpu", code=None) -> Entry:
-        """Load the entry if stored, else time ``compute()`` (returning a dict), store and return it.
+        """Load the entry if stored, else time ``compute()`` (returning a dict), store and return it: one
+        unit computed in this process, ``compute`` any callable (pages hand units to :meth:`map`, which
+        gives the missing ones to the executor).
         ``code``: the modules that compute the unit (see :func:`~roarkit.store.codeversion.code_version`)."""
         entry = self.get(kind, params, data, code)
         if entry is not None:
@@ -265,9 +274,69 @@ class Store:
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
         self.misses += 1
-        entry = self.put(kind, params, data, value, seconds=seconds, device=device, code=code)
-        _USED[entry.key] = (True, seconds)
-        return entry
+        return self.put(kind, params, data, value, seconds=seconds, device=device, code=code)
+
+    def _get_unit(self, unit: Unit):
+        """A unit's stored entry (a list for a group; None if any member is missing)."""
+        if not unit.group:
+            return self.get(unit.kind, unit.params, unit.data, unit.code)
+        entries = [self.get(unit.kind, p, unit.data, unit.code) for p in unit.params]
+        return None if any(e is None for e in entries) else entries
+
+    def write(self, unit: Unit, done: Done, *, threads: int | None = None):
+        """Store a finished unit's value (each member of a group; each shares the group's seconds
+        evenly) and return its entry (a list for a group)."""
+        if not unit.group:
+            return self.put(unit.kind, unit.params, unit.data, done.value, seconds=done.seconds,
+                            device=unit.device, code=unit.code, node=done.node, threads=threads)
+        share = done.seconds / max(len(unit.params), 1)
+        return [self.put(unit.kind, p, unit.data, v, seconds=share, device=unit.device, code=unit.code,
+                         node=done.node, threads=threads) for p, v in zip(unit.params, done.value)]
+
+    def map(self, units: list[Unit], *, desc: str | None = None, executor=None) -> list:
+        """The entry of every unit (a list of entries for a group), in order: those stored are read
+        back, the missing ones are computed together by ``executor`` (default
+        :func:`roarkit.store.executor.current`) and written as each arrives. Units with the same key
+        are computed once. If a unit raises, the finished ones are stored before the error rises."""
+        units = list(units)
+        out, todo, first = [None] * len(units), [], {}
+        for i, u in enumerate(units):
+            entry = self._get_unit(u)
+            if entry is not None:
+                self.hits += 1
+                out[i] = entry
+                continue
+            key = self.key(u.kind, u.params, u.data, u.code)
+            if key in first:
+                continue
+            first[key] = i
+            todo.append(i)
+        ex = executor or current()
+        writes = getattr(ex, "settings", None) is not None and ex.settings.worker_writes
+        threads = getattr(getattr(ex, "settings", None), "threads", None)
+        for j, done in ex.run([units[i] for i in todo], store=self, desc=desc or units[todo[0]].kind if todo else ""):
+            i = todo[j]
+            self.misses += 1
+            if writes:  # the worker wrote it: read it back, count it as computed here
+                out[i] = self._get_unit(units[i])
+                for e in out[i] if isinstance(out[i], list) else [out[i]]:
+                    e.hit = False
+                    _USED[e.key] = (True, float(e.provenance.get("seconds", 0.0)))
+            else:
+                out[i] = self.write(units[i], done, threads=threads)
+        for i, u in enumerate(units):  # duplicates of a computed unit
+            if out[i] is None:
+                out[i] = self._get_unit(u)
+        return out
+
+    def map_named(self, named: dict, *, desc: str | None = None, executor=None) -> dict:
+        """:meth:`map` over ``{name: [units]}`` in one go (every name's units run concurrently);
+        returns ``{name: [entries]}``."""
+        flat = self.map([u for units in named.values() for u in units], desc=desc, executor=executor)
+        out, i = {}, 0
+        for name, units in named.items():
+            out[name], i = flat[i:i + len(units)], i + len(units)
+        return out
 
     def entries(self, kind: str | None = None, *, values: bool = False):
         """Iterate stored entries (sorted), provenance from the JSON sidecar unless ``values=True``."""

@@ -6,7 +6,7 @@
 * :mod:`.optim`: SGD / Adadelta / Adam on stacked parameters;
 * :mod:`.lockstep`: the training and evaluation loops, grouped over threads on the CPU.
 """
-from roarkit.core.engine.lockstep import evaluate_many, fit_many, train_many
+from roarkit.core.engine.lockstep import CPU_GROUP, evaluate_many, fit_many, groups, train_many
 from roarkit.core.engine.views import Masked, Shared, Views
 
-__all__ = ["Views", "Shared", "Masked", "train_many", "evaluate_many", "fit_many"]
+__all__ = ["Views", "Shared", "Masked", "CPU_GROUP", "groups", "train_many", "evaluate_many", "fit_many"]
