@@ -28,7 +28,7 @@
 from IPython.display import display
 
 from roarkit.book.page import Page
-from roarkit.experiments import data_and_models
+from roarkit.experiments import checks, data_and_models
 from roarkit.figures import data as figs
 from roarkit.figures import style
 
@@ -51,6 +51,7 @@ page = Page("data_and_models", globals())
 P = page.start(globals())
 style()
 R = data_and_models.run(P)
+checks.data_and_models(R)  # sanity checks: a silently wrong run fails here (roarkit.experiments.checks)
 page.use(R)  # the data it ran on; its numbers and Markdown glued for the prose
 
 # %% [markdown]

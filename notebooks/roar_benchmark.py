@@ -32,7 +32,7 @@
 from IPython.display import display
 
 from roarkit.book.page import Page
-from roarkit.experiments import roar_benchmark
+from roarkit.experiments import checks, roar_benchmark
 from roarkit.figures import roar as figs
 from roarkit.figures import style
 
@@ -61,6 +61,7 @@ page = Page("roar_benchmark", globals())
 P = page.start(globals())
 style()
 R = roar_benchmark.run(P)
+checks.roar_benchmark(R)  # sanity checks: a silently wrong run fails here (roarkit.experiments.checks)
 page.use(R)  # the data it ran on; its numbers and Markdown glued for the prose
 
 # %% [markdown]

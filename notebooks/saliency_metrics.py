@@ -37,7 +37,7 @@ import torch
 from IPython.display import display
 
 from roarkit.book.page import Page
-from roarkit.experiments import saliency_metrics
+from roarkit.experiments import checks, saliency_metrics
 from roarkit.figures import perturbation as F
 from roarkit.figures import style
 
@@ -71,6 +71,7 @@ page = Page("saliency_metrics", globals())
 P = page.start(globals())
 style()
 R = saliency_metrics.run(P)  # every stored unit: base models, metric curves in chunks of 500 images, randomisation test
+checks.saliency_metrics(R)  # sanity checks: a silently wrong run fails here (roarkit.experiments.checks)
 page.use(R)  # the data it ran on, and its numbers glued for the prose
 
 

@@ -43,7 +43,7 @@ from IPython.display import Markdown
 from myst_nb import glue
 
 from roarkit.book.page import Page
-from roarkit.experiments import sgt
+from roarkit.experiments import checks, sgt
 from roarkit.figures import sgt as F
 from roarkit.figures import style
 
@@ -79,6 +79,7 @@ page = Page("sgt_{dataset}", globals())
 P = page.start(globals())
 style()
 R = sgt.run(P)  # every training and its accuracy-drop curves, each a unit of the results store
+checks.sgt(R)  # sanity checks: a silently wrong run fails here (roarkit.experiments.checks)
 page.use(R)  # the data it ran on; its numbers and Markdown glued for the prose
 glue("page_name", page.name, display=False)
 glue("paper_cmd", Markdown(f"`python -m roarkit run {page.name} --profile paper`"), display=False)

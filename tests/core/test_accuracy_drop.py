@@ -84,3 +84,83 @@ def test_rises_first_shares():
     assert r == {"prob": 0.5, "correct": 0.25, "n": 4}
     with pytest.raises(ValueError, match="more than 1 steps"):
         curves.rises_first({"true_prob": p[:, :1], "correct": c[:, :1]})
+
+
+SEEN = []  # what Recorder was shown (a module-level list: Probability deep-copies the model)
+
+
+class Recorder(torch.nn.Module):
+    """Two classes, logits (mean pixel, 0); keeps every batch it is shown."""
+
+    def forward(self, x):
+        SEEN.append(x.detach().clone())
+        return torch.stack([x.flatten(1).mean(1), torch.zeros(len(x))], 1)
+
+
+def test_accuracy_drop_fills_from_the_whole_images_range(one_thread):
+    """Images black but for one bright pixel (and a dark one): the Sobel ranking removes the bright pixel and
+    its neighbours first, after which every kept pixel is 0. SGT's fill still draws from the whole image's
+    range ([0, 1], [−1, 2]), not from the kept pixels' (a single value, 0)."""
+    x = torch.zeros(2, 1, 28, 28)
+    x[0, 0, 10, 10] = 1.0
+    x[1, 0, 5, 20], x[1, 0, 6, 20] = 2.0, -1.0
+    y = torch.zeros(2, dtype=torch.long)
+    SEEN.clear()
+    out = curves.accuracy_drop(Recorder(), x, y, ("sobel",), percents=[0, 50, 100], seed=0)
+    shown = torch.cat(SEEN).view(2, 3, 1, 28, 28)  # image-major: image i, step j
+    assert torch.equal(shown[:, 0], x)  # nothing removed at 0 %
+    for i, (lo, hi) in enumerate(((0.0, 1.0), (-1.0, 2.0))):
+        for j, k in ((1, 392), (2, 784)):
+            changed = shown[i, j] != x[i]
+            assert changed.sum() >= k - 2  # k pixels replaced (a draw equal to the old value is ~impossible)
+            fills = shown[i, j][changed]
+            assert fills.min() >= lo and fills.max() <= hi
+            assert fills.mean().item() == pytest.approx((lo + hi) / 2, abs=0.1 * (hi - lo))
+            assert fills.max() - fills.min() > 0.9 * (hi - lo)
+        kept = shown[i, 1][shown[i, 1] == x[i]]
+        assert kept.abs().max() == 0  # the bright and dark pixels were removed at 50 %: the kept range is {0}
+    assert len(out["sobel"]["accuracy"]) == 3
+
+
+def test_auc_percent_checks_its_inputs_at_the_boundaries():
+    assert curves.auc_percent([0, 50, 100], [1, 1, 0]) == pytest.approx(75.0)  # whole numbers are fine
+    assert curves.auc_percent([0, 0.5, 1.0], [1.0, 1.0, 1.0]) == pytest.approx(1.0)  # steps below one percent
+    assert curves.auc_percent([0, 100], [0.0, 1.0]) == pytest.approx(50.0)
+    for bad in ([-10, 50], [0, 110], [0, 100.5], [0, 50, 50, 100]):
+        with pytest.raises(ValueError, match=r"^percents must increase within 0\.\.100"):
+            curves.auc_percent(bad, [0.5] * len(bad))
+    with pytest.raises(ValueError, match=r"^accuracies must be fractions in \[0, 1\] \(not percentages\)$"):
+        curves.auc_percent([0, 100], [1.5, 0.5])
+    with pytest.raises(ValueError, match="at least 2 points, got 1 percents and 1 accuracies"):
+        curves.auc_percent([50], [0.5])
+
+
+def test_check_steps_refuses_booleans_and_fewer_than_two():
+    assert curves.check_steps(2) == 2
+    for bad in (True, 1, 2.0):
+        with pytest.raises(ValueError, match="steps must be a whole number of at least 2"):
+            curves.check_steps(bad)
+
+
+def test_accuracy_drop_is_the_morf_curve_of_each_methods_ranking_with_its_seeds(one_thread):
+    """The composition written out: method j's map with seed 101·seed + j, its ranks (ties by ``seed``), the
+    MoRF curve with SGT's fill of ``seed``; the defaults are seed 0 and the default AttributionConfig."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(36, 3)).eval()
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(5, 1, 6, 6, generator=g), torch.tensor([0, 1, 2, 0, 1])
+    percents = [0, 25, 50, 100]
+    out = curves.accuracy_drop(net, x, y, ("grad", "random"), percents=percents, seed=1)
+    assert set(out) == {"grad", "random"} and set(out["random"]) == {"accuracy", "auc", "true_prob", "correct"}
+    for j, m in enumerate(("grad", "random")):
+        a = gradients.attribute(net, x, y, m, gradients.AttributionConfig(), seed=101 + j)
+        rank = removal.ranks(removal.scores(a), 1)
+        prob, hit = curves.curve(net, x, y, rank, order="morf", baseline="image_uniform", stats=None,
+                                 steps=[p / 100 for p in percents], seed=1, correct=True)
+        assert torch.equal(out[m]["true_prob"], prob) and torch.equal(out[m]["correct"], hit)
+    default = curves.accuracy_drop(net, x, y, ("random",), percents=percents)  # seed 0, default config
+    zero = curves.accuracy_drop(net, x, y, ("random",), percents=percents, seed=0,
+                                config=gradients.AttributionConfig())
+    assert torch.equal(default["random"]["true_prob"], zero["random"]["true_prob"])
+    assert not torch.equal(default["random"]["true_prob"], out["random"]["true_prob"])

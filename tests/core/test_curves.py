@@ -222,3 +222,41 @@ def test_aopc_ranks_methods_like_the_morf_area_when_curves_share_their_ends():
     by_aopc = reliability.method_ranks(torch.stack([metrics.aopc(m) for m in c], 1))
     by_auc = reliability.method_ranks(-torch.stack([metrics.auc(m) for m in c], 1))
     assert torch.equal(by_aopc, by_auc)
+
+
+def test_road_imputes_rather_than_filling_with_the_dataset_mean():
+    """As above with a dataset mean (0.1) far from the imputed centre (0.5): ROAD's value is the imputation."""
+    x = torch.tensor([0.1, 0.2, 0.3, 0.4, 0.9, 0.6, 0.7, 0.8, 0.9]).view(1, 1, 3, 3)
+    rank = torch.tensor([[1, 2, 3, 4, 0, 5, 6, 7, 8]])
+    low_mean = B.Stats(lo=torch.tensor([0.0]), hi=torch.tensor([1.0]), mean=torch.tensor([0.1]))
+    c = metrics.road(MeanPixel(), x, Y, rank, order="morf", stats=low_mean, steps=9)[0]
+    assert c[1].item() == pytest.approx((x.sum().item() - 0.9 + 0.5) / 9, abs=0.01)  # not (… + 0.1) / 9
+    assert abs(c[1].item() - (x.sum().item() - 0.9 + 0.1) / 9) > 0.04
+    # LeRF order: the least important pixel (0.9, bottom right) goes first; its neighbours 0.6, 0.8 (edges,
+    # weight 1/6) and 0.9 (corner, 1/12) give (0.6/6 + 0.8/6 + 0.9/12) / (2/6 + 1/12) = 0.74
+    lerf = metrics.road(MeanPixel(), x, Y, rank, order="lerf", stats=low_mean, steps=9)[0]
+    assert lerf[1].item() == pytest.approx((x.sum().item() - 0.9 + 0.74) / 9, abs=0.01)
+
+
+@pytest.mark.parametrize("baseline", ["uniform", "image_uniform", "blur"])
+def test_curve_does_not_depend_on_the_batch_size(baseline):
+    """Noise fills are drawn once per image, so splitting the images into batches changes nothing."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(7, 1, 6, 6, generator=g)
+    rank = torch.stack([torch.randperm(36, generator=g) for _ in range(7)])
+    y = torch.zeros(7, dtype=torch.long)
+    kw = dict(order="morf", baseline=baseline, stats=RAW, steps=6, seed=4)
+    whole = metrics.curve(MeanPixel(), x, y, rank, batch_size=1024, **kw)
+    for bs in (7, 15, 30):  # 1, 2 and 4 images per batch
+        assert torch.equal(metrics.curve(MeanPixel(), x, y, rank, batch_size=bs, **kw), whole), bs
+    assert not torch.equal(whole, metrics.curve(MeanPixel(), x, y, rank, batch_size=7, **(kw | {"seed": 5}))) \
+        or baseline == "blur"
+
+
+def test_road_removes_the_most_relevant_first_by_default():
+    x = torch.rand(2, 1, 5, 5, generator=torch.Generator().manual_seed(0))
+    rank = torch.stack([torch.randperm(25, generator=torch.Generator().manual_seed(i)) for i in range(2)])
+    y = torch.zeros(2, dtype=torch.long)
+    kw = dict(stats=RAW, steps=5, seed=2)
+    assert torch.equal(metrics.road(MeanPixel(), x, y, rank, **kw),
+                       metrics.road(MeanPixel(), x, y, rank, order="morf", **kw))

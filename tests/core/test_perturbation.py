@@ -320,3 +320,37 @@ def test_page_parameters_of_the_chapter_are_checked_with_one_clear_message():
         with pytest.raises(ParameterError, match="parameter '" + name) as err:
             check({**defaults, name: value}, defaults, page="page 'x'")
         assert words in str(err.value)
+
+
+class Constant(nn.Module):
+    """Probabilities (0.7, 0.3) whatever the input: nothing the masks hide matters."""
+
+    def forward(self, x):
+        return torch.tensor([0.7, 0.3]).log().expand(len(x), 2)
+
+
+@pytest.mark.parametrize("p", [0.5, 0.25])
+def test_rise_of_a_constant_model_is_that_constant(p):
+    """RISE = Σ_i f(x ⊙ M_i) M_i / (N·p): with f ≡ 0.7 it is 0.7 · mean(M) / p, which is 0.7 up to the
+    masks' sampling noise (each pixel is kept with probability p)."""
+    x, y = torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(0)), torch.tensor([0, 1])
+    sal = P.rise(Constant(), x, y, n_masks=2000, cell=4, p=p, baseline="zero", stats=RAW, seed=0)
+    masks = P.rise_masks(2000, (28, 28), 4, p, seed=0)
+    torch.testing.assert_close(sal[0], 0.7 * masks.mean(0) / p, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(sal[1], 0.3 * masks.mean(0) / p, rtol=1e-4, atol=1e-6)
+    assert sal[0].mean().item() == pytest.approx(0.7, rel=0.03)
+    assert sal[0].flatten().std().item() < 0.1 * 0.7
+
+
+def test_fill_noise_is_independent_of_the_tie_breaks_of_the_same_seed():
+    """A ranking of all-tied scores (random order from seed 0) and a uniform fill of seed 0: the pixels that
+    go first get noise like the others (before the fix both drew the same numbers, so they got the smallest)."""
+    from roarkit.core import removal
+    x = torch.zeros(8, 1, 28, 28)
+    first = removal.ranks(torch.zeros(8, 784), 0).view(8, 1, 28, 28) < 392
+    base = B.fill("uniform", x, RAW, seed=0)
+    assert base[first].mean().item() == pytest.approx(0.5, abs=0.02)
+    assert base[~first].mean().item() == pytest.approx(0.5, abs=0.02)
+    masks = P.rise_masks(8, (28, 28), 4, 0.5, seed=0)  # RISE's masks and its fill: independent draws too
+    keep = masks > 0.5
+    assert base[:, 0][keep[:, 0]].mean().item() == pytest.approx(0.5, abs=0.03)

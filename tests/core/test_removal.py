@@ -56,3 +56,23 @@ def test_removal_mask_removes_the_top_k_or_keeps_them():
     x = torch.arange(8.0).view(1, 2, 2, 2)
     out = removal.remove(x, removal.removal_mask(rank, 1), fill=-1.0)
     assert out[0, :, 0, 1].tolist() == [-1.0, -1.0] and (out != -1).sum() == 6  # every channel of the pixel
+
+
+def test_remove_fills_zero_by_default_and_the_given_value_otherwise():
+    from roarkit.core import roar
+    x = torch.ones(1, 1, 2, 2)
+    mask = torch.tensor([[True, False, False, True]])
+    assert removal.remove(x, mask).flatten().tolist() == [0.0, 1.0, 1.0, 0.0]
+    rank = torch.tensor([[0, 3, 2, 1]])
+    assert roar.remove(x, rank, 50).flatten().tolist() == [0.0, 1.0, 1.0, 0.0]
+    assert roar.remove(x, rank, 50, "kar", fill=-2.0).flatten().tolist() == [1.0, -2.0, -2.0, 1.0]
+
+
+def test_n_pixels_clamps_tensors_and_refuses_booleans_and_ranks_default_to_seed_zero():
+    assert removal.n_pixels(torch.tensor([-0.1, 0.5, 1.2]), 10).tolist() == [0, 5, 10]
+    for bad in (True, "0.5", -0.1):
+        with pytest.raises(ValueError, match="a removal fraction must be a number in"):
+            removal.n_pixels(bad, 10)
+    flat = torch.zeros(20, 10)
+    assert torch.equal(removal.ranks(flat), removal.ranks(flat, 0))
+    assert removal.ranks(flat).dtype == torch.int16 and removal.ranks(flat, dtype=torch.long).dtype == torch.long

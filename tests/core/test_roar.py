@@ -94,3 +94,42 @@ def test_perfect_saliency_oracle_beats_random():
         acc[name] = training.fit("roar", ds, cfg, seed=0, progress=False).metrics.accuracy
     assert acc["oracle"] < 0.2, acc
     assert acc["random"] > 0.8, acc
+
+
+def test_views_give_every_unit_its_own_ranking_threshold_and_mode():
+    """The engine's view of a grid against :func:`roar.remove` unit by unit: the (method, seed) ranking of
+    each unit, its threshold's count, ROAR removing and KAR keeping the top pixels."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(5, 1, 28, 28, generator=g)
+    y = torch.arange(5)
+    ranks = {(m, s): removal.ranks(torch.rand(5, P, generator=g), s) for m in ("ig", "random") for s in (0, 1)}
+    units = [(m, mode, t, s) for m in ("random", "ig") for mode in ("kar", "roar") for t in (10, 70) for s in (1, 0)]
+    view = roar.views(x, y, ranks, units)
+    for i, (m, mode, t, s) in enumerate(units):
+        want = roar.remove(x, ranks[(m, s)], t, mode)
+        assert torch.equal(view.materialize(i), want), (m, mode, t, s)
+    # and as the engine reads a batch: model i sees its own images
+    idx = torch.tensor([[3, 1]] * len(units))
+    xb, yb = view(idx)
+    for i, (m, mode, t, s) in enumerate(units):
+        assert torch.equal(xb[i], roar.remove(x, ranks[(m, s)], t, mode)[[3, 1]])
+    assert yb.tolist() == [[3, 1]] * len(units)
+    # the mask-only control: 1 where kept, 0 where removed
+    ctl = roar.views(x, y, ranks, units, control=True)
+    for i, (m, mode, t, s) in enumerate(units):
+        kept = ~roar.removal_mask(ranks[(m, s)], t, mode)
+        assert torch.equal(ctl.materialize(i), kept.float().view(5, 1, 28, 28))
+
+
+def test_views_of_non_square_colour_images_and_their_mask_control():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(3, 3, 4, 7, generator=g)  # 28 pixels, 3 channels
+    ranks = {("grad", 0): removal.ranks(torch.rand(3, 28, generator=g), 0)}
+    units = [("grad", "roar", 30, 0), ("grad", "kar", 30, 0)]
+    view = roar.views(x, torch.arange(3), ranks, units)
+    ctl = roar.views(x, torch.arange(3), ranks, units, control=True)
+    for i, (m, mode, t, s) in enumerate(units):
+        assert torch.equal(view.materialize(i), roar.remove(x, ranks[(m, s)], t, mode))
+        kept = ~roar.removal_mask(ranks[(m, s)], t, mode)
+        assert torch.equal(ctl.materialize(i), kept.float().view(3, 1, 4, 7))  # one channel: the mask
+    assert int((view.materialize(0) == 0).all(1).flatten(1).sum(1)[0]) == 8  # round(0.3 · 28) = 8 pixels

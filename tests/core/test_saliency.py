@@ -93,3 +93,90 @@ def test_labels_name_the_papers_methods():
     assert all(labels.label("method", m) for m in METHODS)  # every method has a label
     with pytest.raises(KeyError, match="no method label for 'lime'"):
         labels.label("method", "lime")
+
+
+# -- the ensembles and Guided Backprop against closed forms and against Captum itself ----------------------
+def _linear(seed=0):
+    """f(x) = Wx + b on 2×3 images, 3 classes: every input gradient of class c is the row W[c]."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(6, 3)).eval()
+
+
+def _images(n=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 1, 2, 3, generator=g), torch.randint(0, 3, (n,), generator=g)
+
+
+@pytest.mark.parametrize("base", ["grad", "gb"])
+def test_ensembles_of_a_linear_model_have_closed_forms(base, one_thread):
+    """Noise does not move a linear model's gradient: SmoothGrad = w, SmoothGrad² = w², VarGrad = 0 (and Guided
+    Backprop, with no ReLU to guide, is the gradient)."""
+    net, (x, y) = _linear(), _images()
+    w = net[1].weight.detach()[y].view(x.shape)
+    cfg = AttributionConfig(nt_samples=5, batch_size=3)
+    torch.testing.assert_close(attribution.attribute(net, x, y, base, cfg), w)
+    torch.testing.assert_close(attribution.attribute(net, x, y, f"{base}_sg", cfg), w)
+    torch.testing.assert_close(attribution.attribute(net, x, y, f"{base}_sg2", cfg), w ** 2)
+    torch.testing.assert_close(attribution.attribute(net, x, y, f"{base}_var", cfg), torch.zeros_like(x),
+                               atol=1e-6, rtol=0)
+
+
+def _relu_net():
+    """x (4 pixels) → Linear → ReLU → Linear, with weights chosen by hand (see the test)."""
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3, bias=False), torch.nn.ReLU(),
+                              torch.nn.Linear(3, 2, bias=False))
+    with torch.no_grad():
+        net[1].weight.copy_(torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0]]))
+        net[3].weight.copy_(torch.tensor([[2.0, -3.0, 1.0], [1.0, 1.0, 1.0]]))
+    return net.eval()
+
+
+@pytest.mark.filterwarnings("ignore:Setting backward hooks on ReLU")
+def test_guided_backprop_by_hand_and_against_captum(one_thread):
+    """Guided Backprop passes only positive gradients back through a ReLU: for class 0 (v = [2, −3, 1]) and
+    an image whose three hidden units are all active, the gradient is Uᵀv = [2, −3, 1, 1] and Guided
+    Backprop Uᵀ relu(v) = [2, 0, 1, 1]."""
+    from captum.attr import GuidedBackprop, NoiseTunnel
+    net = _relu_net()
+    x = torch.tensor([[0.5, 0.5, 0.2, 0.3]]).view(1, 1, 2, 2)
+    y = torch.tensor([0])
+    cfg = AttributionConfig(nt_samples=6, batch_size=1)
+    gb = attribution.attribute(net, x, y, "gb", cfg)
+    assert gb.flatten().tolist() == [2.0, 0.0, 1.0, 1.0]
+    assert attribution.attribute(net, x, y, "grad", cfg).flatten().tolist() == [2.0, -3.0, 1.0, 1.0]
+    # the ensembles of Guided Backprop are Captum's NoiseTunnel around Captum's GuidedBackprop, same noise
+    g = torch.Generator().manual_seed(1)
+    xs, ys = torch.randn(5, 1, 2, 2, generator=g), torch.tensor([0, 1, 0, 1, 0])
+    for ens, nt_type in (("sg", "smoothgrad"), ("sg2", "smoothgrad_sq"), ("var", "vargrad")):
+        got = attribution.attribute(net, xs, ys, f"gb_{ens}", cfg, seed=3)
+        want = []
+        with torch.random.fork_rng():
+            torch.manual_seed(3)
+            for i in range(5):
+                xb = xs[i:i + 1]
+                want.append(NoiseTunnel(GuidedBackprop(net)).attribute(
+                    xb, nt_type=nt_type, nt_samples=6, nt_samples_batch_size=6, target=ys[i:i + 1],
+                    stdevs=0.15 * float(xb.max() - xb.min())))
+        torch.testing.assert_close(got, torch.cat(want), msg=lambda m: f"gb_{ens}: {m}")
+
+
+def test_gradient_ensembles_equal_captums_noise_tunnel_with_the_same_noise(one_thread):
+    """grad_sg, grad_sg2 and grad_var on a small ReLU network against Captum's NoiseTunnel(Saliency) with
+    the noise of the same seed; the three differ from each other."""
+    from captum.attr import NoiseTunnel, Saliency
+    net = _relu_net()
+    g = torch.Generator().manual_seed(2)
+    x, y = torch.randn(6, 1, 2, 2, generator=g), torch.tensor([0, 1, 1, 0, 0, 1])
+    cfg = AttributionConfig(nt_samples=8, nt_stdev=0.3, batch_size=6)
+    out = {}
+    for ens, nt_type in (("sg", "smoothgrad"), ("sg2", "smoothgrad_sq"), ("var", "vargrad")):
+        out[ens] = attribution.attribute(net, x, y, f"grad_{ens}", cfg, seed=5)
+        with torch.random.fork_rng():
+            torch.manual_seed(5)
+            want = NoiseTunnel(Saliency(net)).attribute(x, nt_type=nt_type, nt_samples=8, nt_samples_batch_size=8,
+                                                        target=y, abs=False, stdevs=0.3 * float(x.max() - x.min()))
+        torch.testing.assert_close(out[ens], want)
+    # VarGrad = SmoothGrad² − SmoothGrad² of the mean (population variance), so the three are distinct
+    torch.testing.assert_close(out["var"], out["sg2"] - out["sg"] ** 2, atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(out["var"], out["sg2"])

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from captum.attr import Saliency
 
-from roarkit.core import data, models, removal, sgt
+from roarkit.core import data, models, removal, sgt, training
 
 
 @pytest.fixture(scope="module")
@@ -135,3 +135,153 @@ def test_sgt_loss_is_ce_plus_lambda_kl():
 def test_sgt_config_names_the_problem(kw, words):
     with pytest.raises(ValueError, match=words):
         sgt.SGTConfig(**kw)
+
+
+# -- one training step on a model whose masking is known ------------------------------------------------
+# A linear model on 2×2 images: the input gradient of class c is the row W[c], whatever the image, so the
+# masked pixels are known. Rows 0-2 put large negative weights on pixels 0 and 2 and small ones on 1 and 3:
+# by magnitude ("abs") pixels 1 and 3 are masked and 0 and 2 kept; by signed value pixels 0 and 2 (the most
+# negative) are masked and 1 and 3 kept. Image [a, b, a, b] thus keeps two equal pixels either way, so the
+# uniform fill within the kept range is that value exactly: x̃ = [a, a, a, a] (abs) or [b, b, b, b] (signed).
+W = torch.tensor([[-3.0, 0.5, -2.0, 0.1], [-1.0, 0.2, -4.0, -0.3], [-2.0, 0.2, -1.5, 0.1], [0.5, -0.2, 0.3, -0.2]])
+BIAS = torch.tensor([2.0, 0.0, 0.0, 0.0])
+AB = [(0.3, 0.0), (0.0, 0.6), (0.2, 1.0)]  # (a, b) of images 0-2, labels 0-2
+
+
+def linear_model():
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 4))
+    with torch.no_grad():
+        net[1].weight.copy_(W)
+        net[1].bias.copy_(BIAS)
+    return net
+
+
+def batch():
+    x = torch.tensor([[a, b, a, b] for a, b in AB]).view(3, 1, 2, 2)
+    return x, torch.tensor([0, 1, 2])
+
+
+def hand_loss(x, x_tilde, y, lam):
+    """CE(f(x), y) + λ·KL(f(x) ‖ f(x̃)), written out with p = softmax(Wx + b), q = softmax(Wx̃ + b)."""
+    logits, masked = x.flatten(1) @ W.T + BIAS, x_tilde.flatten(1) @ W.T + BIAS
+    p, q = logits.exp() / logits.exp().sum(1, keepdim=True), masked.exp() / masked.exp().sum(1, keepdim=True)
+    ce = -p[torch.arange(len(y)), y].log().mean()
+    kl = (p * (p / q).log()).sum(1).mean()
+    return ce + lam * kl, ce, kl
+
+
+@pytest.mark.parametrize("rank_by", sgt.RANK_BY)
+def test_one_sgt_step_equals_ce_plus_lambda_kl_by_hand(rank_by, one_thread):
+    x, y = batch()
+    fill = torch.tensor([a if rank_by == "abs" else b for a, b in AB]).view(3, 1, 1, 1)
+    x_tilde = fill.expand(3, 1, 2, 2)
+    step = sgt.SGTStep(sgt.SGTConfig(k=0.5, lam=0.7, rank_by=rank_by))
+    model = linear_model()
+    step.begin(model, x, y, seed=0)
+    assert step.k_fixed == 2
+    loss, ce, kl = step(model, x, y, torch.arange(3))
+    want = hand_loss(x, x_tilde, y, 0.7)
+    for got, ref in zip((loss, ce, kl), want):
+        torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-7)
+    # the other ranking masks other pixels, so it gives another x̃ and another loss: the step uses rank_by
+    other = torch.tensor([b if rank_by == "abs" else a for a, b in AB]).view(3, 1, 1, 1)
+    assert not torch.allclose(kl, hand_loss(x, other.expand(3, 1, 2, 2), y, 0.7)[2], rtol=1e-3)
+    # KL(q ‖ p) is not what the step minimises
+    logits, masked = x.flatten(1) @ W.T + BIAS, x_tilde.flatten(1) @ W.T + BIAS
+    reverse = (masked.softmax(1) * (masked.log_softmax(1) - logits.log_softmax(1))).sum(1).mean()
+    assert not torch.allclose(kl, reverse, rtol=1e-3)
+    loss.backward()  # gradients flow through both halves of the batch
+    assert model[1].weight.grad.abs().sum() > 0
+
+
+def test_abs_and_signed_rankings_mask_different_pixels_of_the_same_gradient():
+    x, y = batch()
+    grad, _ = sgt.input_gradient(linear_model(), x, y)
+    torch.testing.assert_close(grad, W[y].view(3, 1, 2, 2))  # a linear model's input gradient is its row
+    by_abs = sgt.lowest_mask(sgt.pixel_scores(grad, "abs"), 2)
+    by_sign = sgt.lowest_mask(sgt.pixel_scores(grad, "signed"), 2)
+    assert by_abs.tolist() == [[False, True, False, True]] * 3
+    assert by_sign.tolist() == [[True, False, True, False]] * 3
+
+
+def test_sgt_training_differs_by_rank_by(one_thread):
+    """The loop passes rank_by on: two trainings that differ only in it end with different weights."""
+    x, y = batch()
+    x, y = x.repeat(4, 1, 1, 1), y.repeat(4)
+    weights = {}
+    for rank_by in sgt.RANK_BY:
+        model = linear_model()
+        training.train(model, x, y, training.TrainConfig(epochs=1, batch_size=6, lr=0.5), seed=0,
+                       step=sgt.SGTStep(sgt.SGTConfig(rank_by=rank_by)), progress=False)
+        weights[rank_by] = model[1].weight.detach().clone()
+    assert not torch.allclose(weights["abs"], weights["signed"], atol=1e-4)
+
+
+def test_sgt_config_bounds_are_inclusive_and_booleans_are_refused():
+    for k in (0, 0.0, 1, 1.0):
+        assert sgt.SGTConfig(k=k).k == k
+    assert sgt.SGTConfig(lam=0).lam == 0
+    with pytest.raises(ValueError, match=r"^SGTConfig\.k is the fraction of pixels masked and must lie in \[0, 1\], "
+                                         r"got True \(e\.g\. 0\.5 masks 392 of 784 MNIST pixels\)$"):
+        sgt.SGTConfig(k=True)
+    for bad in ("0.5", -0.01, 1.01):
+        with pytest.raises(ValueError, match="fraction of pixels masked"):
+            sgt.SGTConfig(k=bad)
+    for bad in (True, "1", -0.5):
+        with pytest.raises(ValueError, match=r"^SGTConfig\.lam weighs the KL term and must be a number >= 0, got "):
+            sgt.SGTConfig(lam=bad)
+    with pytest.raises(ValueError, match=r"^SGTConfig\.rank_by must be 'abs' \(mask the smallest magnitudes, the "
+                                         r"paper\) or 'signed' \(mask the most negative gradients, the official code\), "
+                                         r"got 'x'$"):
+        sgt.SGTConfig(rank_by="x")
+    assert sgt.SGTConfig(k=0.3, lam=2.0, rank_by="signed").as_dict() == {"k": 0.3, "lam": 2.0, "rank_by": "signed"}
+
+
+def test_masking_noise_comes_from_the_given_generator_only(one_thread):
+    """Tied scores and random fills: the same generator seed gives the same x̃ whatever the global RNG did."""
+    g = torch.Generator().manual_seed(0)
+    x, grad = torch.rand(4, 2, 5, 5, generator=g), torch.ones(4, 2, 5, 5)  # every score tied
+    outs = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)
+        outs.append(sgt.mask_lowest(x, grad, 10, generator=torch.Generator().manual_seed(5)))
+    assert torch.equal(outs[0], outs[1])
+    assert torch.equal(outs[0], sgt.mask_lowest(x, grad, 10, "abs", torch.Generator().manual_seed(5)))  # default abs
+    assert not torch.equal(outs[0], sgt.mask_lowest(x, grad, 10, generator=torch.Generator().manual_seed(6)))
+    mask = torch.rand(4, 25, generator=g) < 0.5
+    fills = [sgt.fill_uniform(x, mask, torch.Generator().manual_seed(7)) for _ in range(2)]
+    assert torch.equal(*fills)
+
+
+def test_fill_uniform_per_image_when_only_some_images_are_fully_masked():
+    x = torch.stack([torch.linspace(0, 1, 16), torch.linspace(-2, 2, 16)]).view(2, 1, 4, 4)
+    mask = torch.zeros(2, 16, dtype=torch.bool)
+    mask[0] = True  # image 0: everything masked → its whole range [0, 1]
+    mask[1, :8] = True  # image 1: the lower half masked → the kept range [0.13, 2]
+    out = sgt.fill_uniform(x, mask, torch.Generator().manual_seed(0)).flatten(1)
+    assert out[0].min() >= 0 and out[0].max() <= 1 and out[0].max() - out[0].min() > 0.5
+    kept_lo = float(x.flatten(1)[1, 8])
+    assert out[1, :8].min() >= kept_lo and out[1, :8].max() <= 2.0
+    assert torch.equal(out[1, 8:], x.flatten(1)[1, 8:])
+
+
+def test_sgt_step_draws_from_its_own_seeded_generator(one_thread):
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3))
+    with torch.no_grad():
+        net[1].weight.copy_(torch.tensor([[0.1], [0.5], [-0.3]]).expand(3, 16))  # a class's pixels all tied
+    x, y = torch.rand(6, 1, 4, 4, generator=torch.Generator().manual_seed(1)), torch.tensor([0, 1, 2] * 2)
+    losses = []
+    for global_seed, seed in ((1, 0), (2, 0), (1, 3)):
+        torch.manual_seed(global_seed)
+        step = sgt.SGTStep(sgt.SGTConfig(k=0.5))
+        step.begin(net, x, y, seed=seed)
+        assert step.noise.initial_seed() == seed + 7919  # the masking noise's own stream
+        losses.append(step(net, x, y, torch.arange(6))[0].item())
+    assert losses[0] == losses[1] and losses[0] != losses[2]
+
+
+def test_sgt_loss_default_lambda_is_one():
+    g = torch.Generator().manual_seed(3)
+    logits, masked, y = torch.randn(4, 5, generator=g), torch.randn(4, 5, generator=g), torch.tensor([0, 1, 2, 3])
+    loss, ce, kl = sgt.sgt_loss(logits, masked, y)
+    torch.testing.assert_close(loss, ce + kl)

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from roarkit.core import data, guided, models, removal, smoot, training
+from roarkit.core import data, guided, models, removal, sgt, smoot, training
 
 
 def test_output_change_by_hand():
@@ -25,8 +25,10 @@ def test_update_moves_towards_more_masking_when_masking_helped_and_clamps():
     book.update(torch.tensor([0, 1, 2, 3]), torch.tensor([0.3, -0.3, 5.0, -5.0]))
     assert book.fraction.tolist() == pytest.approx([0.53, 0.47, 0.8, 0.2])  # +, -, clamped max, clamped min
     assert book.k(torch.tensor([0, 1, 2, 3]), 784).tolist() == [416, 368, 627, 157]
-    with pytest.raises(ValueError, match="repeats an image"):
+    with pytest.raises(ValueError, match="^idx repeats an image; each image is updated once per visit$"):
         book.update(torch.tensor([1, 1]), torch.tensor([0.1, 0.1]))
+    assert book.visits.dtype == torch.long and book.visits.tolist() == [1, 1, 1, 1]
+    assert book.fraction.dtype == torch.float32 and len(book) == 4
     with pytest.raises(ValueError, match="one Δ per image"):
         book.update(torch.tensor([1, 2]), torch.tensor([0.1]))
 
@@ -73,3 +75,93 @@ def test_smoot_training_visits_every_image_once_per_epoch_on_real_mnist(mnist_di
 def test_smoot_config_names_the_problem(kw, words):
     with pytest.raises(ValueError, match=words):
         smoot.SMOOTConfig(**kw)
+
+
+def test_output_change_counts_the_nth_class():
+    # classes ranked by p: 0, 1, 2, 3; only the 3rd-ranked class changes besides the top one
+    p = torch.tensor([[0.4, 0.3, 0.2, 0.1]])
+    q = torch.tensor([[0.35, 0.3, 0.25, 0.1]])
+    # top_n = 3: Δ1 = −0.05, Δn = (0.3 − 0.3) + (0.25 − 0.2) = 0.05
+    assert smoot.output_change(p, q, alpha=0.8, top_n=3).item() == pytest.approx(0.8 * -0.05 + 0.2 * 0.05)  # −0.03
+    assert smoot.output_change(p, q, alpha=0.8, top_n=2).item() == pytest.approx(0.8 * -0.05)  # 3rd left out
+    # top_n larger than the number of classes: every class enters Δn
+    assert smoot.output_change(p, q, alpha=0.0, top_n=9).item() == pytest.approx(0.05, abs=1e-7)
+
+
+# A linear model on 2×2 images [a, b, a, b] (labels 0, 1, 2), as in test_sgt.py: the input gradient of class
+# c is W[c]; rows 0-2 make the magnitude ranking mask pixels 1 and 3 and keep 0 and 2, whose equal values
+# fill x̃ = [a, a, a, a] exactly. Masking changes the logit of class c by s_c·(a − b), s_c = W[c, 1] + W[c, 3];
+# class 0 has the largest s and is every image's top-1 class, so its probability provably rises when a > b
+# (image 0) and falls when a < b (images 1, 2).
+W = torch.tensor([[-3.0, 0.5, -2.0, 0.1], [-1.0, 0.2, -4.0, -0.3], [-2.0, 0.2, -1.5, 0.1], [0.5, -0.2, 0.3, -0.2]])
+BIAS = torch.tensor([2.0, 0.0, 0.0, 0.0])
+AB = [(0.3, 0.0), (0.0, 0.6), (0.2, 1.0)]
+
+
+def test_one_smoot_step_moves_each_images_k_by_the_output_change_by_hand(one_thread):
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 4))
+    with torch.no_grad():
+        net[1].weight.copy_(W)
+        net[1].bias.copy_(BIAS)
+    x = torch.tensor([[a, b, a, b] for a, b in AB]).view(3, 1, 2, 2)
+    y = torch.tensor([0, 1, 2])
+    x_tilde = torch.tensor([[a] * 4 for a, _ in AB])
+    logits, masked = x.flatten(1) @ W.T + BIAS, x_tilde @ W.T + BIAS
+    p = logits.exp() / logits.exp().sum(1, keepdim=True)
+    q = masked.exp() / masked.exp().sum(1, keepdim=True)
+    assert (p.argmax(1) == 0).all()  # class 0 is top-1 everywhere
+    s = W[:, 1] + W[:, 3]
+    assert s.argmax() == 0
+    d1 = q[:, 0] - p[:, 0]
+    assert d1[0] > 0 and (d1[1:] < 0).all()  # masking raised image 0's top-1 probability, lowered the others'
+    order = p.argsort(1, descending=True)[:, :3]  # top_n = 3
+    dn = (q.gather(1, order[:, 1:]) - p.gather(1, order[:, 1:])).sum(1)
+    delta = 0.9 * d1 + 0.1 * dn
+    cfg = smoot.SMOOTConfig(alpha=0.9, top_n=3, w=0.5, k_min=0.1, k_max=0.9, k_init=0.5)
+    step = smoot.SMOOTStep(sgt.SGTConfig(k=0.5, lam=1.0), cfg)
+    step.begin(net, x, y, seed=0)
+    assert step.k(torch.arange(3)).tolist() == [2, 2, 2]
+    loss, _, kl = step(net, x, y, torch.arange(3))
+    torch.testing.assert_close(kl, (p * (p / q).log()).sum(1).mean())  # SGT's loss on SMOOT's x̃
+    torch.testing.assert_close(step.book.fraction, 0.5 + 0.5 * delta)
+    assert step.book.fraction[0] > 0.5 and (step.book.fraction[1:] < 0.5).all()  # K moves the right way
+    assert net.training  # observe() switches to eval mode and back
+
+
+def test_summary_by_hand_with_unequal_epochs():
+    cfg = smoot.SMOOTConfig(w=1.0, k_min=0.0, k_max=1.0, k_init=0.5)
+    book = smoot.MaskBook(2, cfg)
+    s0 = book.summary(10)  # before any epoch: K = 5, no step
+    assert s0["k_final"].dtype == torch.int16 and s0["k_final"].tolist() == [5, 5]
+    assert s0["k_step"].item() == 0.0 and s0["pixels"] == 10 and s0["k_mean"].tolist() == [5.0]
+    idx = torch.tensor([0, 1])
+    for d in ([0.1, -0.1], [0.2, 0.0], [-0.05, 0.05]):  # fractions .6/.4, .8/.4, .75/.45
+        book.update(idx, torch.tensor(d))
+        book.end_epoch()
+    s = book.summary(10)
+    assert s["quantile_levels"].tolist() == pytest.approx([0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0])
+    # K per epoch (⌊10·f + ½⌋): [5, 5], [6, 4], [8, 4], [8, 5] (7.5 → 8, 4.5 → 5)
+    assert s["k_final"].tolist() == [8, 5]
+    assert s["k_mean"].tolist() == pytest.approx([5.0, 5.0, 6.0, 6.5])
+    assert s["k_quantiles"][:, 0].tolist() == [5.0, 4.0, 4.0, 5.0] and s["k_quantiles"][:, -1].tolist() == [5.0, 6.0, 8.0, 8.0]
+    assert s["k_quantiles"][2, 3].item() == pytest.approx(6.0)  # median of 8 and 4
+    # the last epoch's mean |change| of the unrounded fraction, in pixels: (0.05 + 0.05) / 2 · 10
+    assert s["k_step"].item() == pytest.approx(0.5, rel=1e-5)
+    assert set(s) == {"k_final", "k_quantiles", "quantile_levels", "k_mean", "k_step", "pixels"}
+
+
+def test_smoot_config_bounds_are_inclusive_and_problems_are_listed_together():
+    smoot.SMOOTConfig(alpha=0, top_n=2, w=0, k_min=0, k_max=1, k_init=0)
+    smoot.SMOOTConfig(alpha=1, k_min=0.5, k_max=0.5, k_init=0.5)  # k_init may equal both bounds
+    smoot.SMOOTConfig(k_min=0.2, k_max=1.0, k_init=1.0)
+    with pytest.raises(ValueError, match=r"^SMOOTConfig: alpha must lie in \[0, 1\], got True; top_n must be a whole "
+                                         r"number >= 2 \(classes 2\.\.n enter Δn\), got True; w must be a number >= 0, "
+                                         r"got '1'; k_max is a fraction of the pixels and must lie in \[0, 1\], got 1\.5$"):
+        smoot.SMOOTConfig(alpha=True, top_n=True, w="1", k_max=1.5)
+    with pytest.raises(ValueError, match="top_n must be a whole number >= 2"):
+        smoot.SMOOTConfig(top_n=2.0)
+    with pytest.raises(ValueError, match=r"^SMOOTConfig: k_init is a fraction of the pixels and must lie in \[0, 1\], "
+                                         r"got '0\.5'$"):
+        smoot.SMOOTConfig(k_init="0.5")
+    with pytest.raises(ValueError, match="need k_min <= k_init <= k_max, got 0.2 <= 0.9 <= 0.8"):
+        smoot.SMOOTConfig(k_init=0.9)

@@ -29,10 +29,48 @@ def test_ig_at_90_falls_to_chance_within_five_points():
     assert not RM.falls_to_chance(float("nan"), 10.0)  # threshold not run: not reproduced
 
 
-def test_random_at_90_stays_high_from_eighty_percent():
-    assert RM.HIGH_PP == 80
-    assert RM.stays_high(80.0) and RM.stays_high(97.5)
-    assert not RM.stays_high(79.99) and not RM.stays_high(float("nan"))
+def test_random_at_90_stays_high_against_the_reports_own_table_iii():
+    assert RM.stays_high(70.0, 75.0, 5.0) and RM.stays_high(90.0, 75.0, 5.0)
+    assert not RM.stays_high(69.9, 75.0, 5.0) and not RM.stays_high(float("nan"), 75.0, 5.0)
+    assert not RM.stays_high(70.0, 75.0, float("nan"))  # one run: no tolerance, no verdict
+    report = paper.value("roar_report")
+    row = report["table3_precision_percent_random"]["mean"][4]  # the 90 % row of Table III
+    assert min(row) == 56.8 and max(row) == 89.2 and sum(row) / 10 == pytest.approx(75.5)
+
+
+def test_precision_tolerance_is_twice_the_standard_error_of_a_difference_of_means():
+    # 2 · sqrt((s_ours² + s_report²) / n)
+    assert RM.precision_tolerance(3.0, 4.0, 4) == pytest.approx(5.0)        # 2·√(25/4)
+    assert RM.precision_tolerance(0.0, 6.97, 5) == pytest.approx(2 * 6.97 / math.sqrt(5))
+    assert math.isnan(RM.precision_tolerance(1.0, 1.0, 1))
+
+
+def precision_rows(values: dict) -> pd.DataFrame:
+    """One row per retraining from {(method, threshold): [[precision per class] per seed]} (0..1)."""
+    return pd.DataFrame([{"method": m, "threshold": t, "seed": s, "accuracy": 0.5,
+                          **{f"precision_{c}": p for c, p in enumerate(ps)}}
+                         for (m, t), seeds in values.items() for s, ps in enumerate(seeds)])
+
+
+def test_tables_ii_and_iii_beside_the_report_hand_worked():
+    report = paper.value("roar_report")
+    digits = [str(d) for d in range(10)]
+    # random at 90 %: digit 0 at 0.85/0.89 (mean 87, std 2.83) vs the report's 87.4 ± 1.96
+    rows = precision_rows({("random", 90): [[0.85] + [0.5] * 9, [0.89] + [0.5] * 9]})
+    t = RM.precision_vs_report(rows, "random", report, digits)
+    cell = t.loc[(90, "0")]
+    assert cell["ours (%)"] == pytest.approx(87.0) and cell["report (%)"] == 87.4
+    assert cell["ours std (pp)"] == pytest.approx(100 * math.sqrt(0.0008))
+    tol = 2 * math.sqrt((100 * math.sqrt(0.0008)) ** 2 + 1.96 ** 2) / math.sqrt(2)  # 6.88
+    assert cell["tolerance (pp)"] == pytest.approx(tol) and cell["within"] == "yes"
+    assert t.loc[(90, "3")]["within"] == "no"  # 50 vs 67.6 ± 4.36, std 0: tolerance 6.17
+    assert list(t.index.get_level_values(0).unique()) == [90] and len(t) == 10
+    m = RM.macro_precision(rows, "random", 90, report)
+    assert m["ours"] == pytest.approx((87 + 9 * 50) / 10) and m["report"] == pytest.approx(75.5)
+    ours_std = 100 * math.sqrt(0.0008) / 10  # only digit 0 varies
+    assert m["tolerance"] == pytest.approx(2 * math.sqrt((ours_std ** 2 + np.mean([1.96, 0.98, 4.32, 4.36, 8.80, 5.31,
+                                                                                    1.17, 2.86, 4.96, 6.97]) ** 2) / 2))
+    assert math.isnan(RM.macro_precision(rows, "random", 70, report)["ours"])
 
 
 def test_ig_spread_explodes_at_70_when_at_least_ten_points_and_the_largest():
@@ -83,14 +121,18 @@ def test_table1_rows_hand_worked():
 
 
 def test_claims_from_hand_made_rows():
+    report = paper.value("roar_report")
     rows = grid_rows({("ig", 70): [0.30, 0.60], ("ig", 90): [0.11, 0.13], ("ig", 10): [0.95, 0.96],
                       ("random", 90): [0.84, 0.86]})
-    c = RM.claims(rows, chance=0.1)
+    rows[[f"precision_{c}" for c in range(10)]] = 0.8  # random at 90 %: 80 % per class, above 75.5 %
+    c = RM.claims(rows, chance=0.1, report=report)
+    assert c["rnd90_prec"] == pytest.approx(80.0) and c["report_rnd90_prec"] == pytest.approx(75.5)
     assert c["ig90"] == pytest.approx(12.0) and c["rnd90"] == pytest.approx(85.0)
     assert c["ig70std"] == pytest.approx(100 * 0.3 / math.sqrt(2))  # 21.2 pp, the largest IG spread
     assert c["verdict_ig90"] == c["verdict_rnd90"] == c["verdict_std70"] == "reproduced"
     rows = grid_rows({("ig", 90): [0.50, 0.52], ("random", 90): [0.70, 0.72]})
-    c = RM.claims(rows, chance=0.1)
+    rows[[f"precision_{c}" for c in range(10)]] = 0.6  # 60 %: 15.5 points below the report
+    c = RM.claims(rows, chance=0.1, report=report)
     assert c["verdict_ig90"] == c["verdict_rnd90"] == c["verdict_std70"] == "not reproduced"
     assert math.isnan(c["ig70std"])
 
@@ -145,6 +187,11 @@ def test_run_assembles_the_page(result):
     assert "reduced settings" in R.markdown["verdict_text"]
     assert list(R.table1.index.get_level_values(1)) == [50, 90, 50, 90]
     assert R.precision["ig"].shape == (10, 2)
+    vs = R.versus_report["random"]
+    assert len(vs) == 20 and list(vs.index.get_level_values(0).unique()) == [50, 90]
+    assert vs.loc[(90, "0")]["report (%)"] == 87.4 and vs.loc[(50, "9")]["report (%)"] == 95.0
+    assert R.markdown["verdict_rnd90"] == "**" + RM.verdict(RM.stays_high(
+        R.numbers["rnd90_prec"], R.numbers["report_rnd90_prec"], R.numbers["rnd90_tol"])) + "**"
     assert R.examples["ig"].shape == (RM.N_EXAMPLES, 784)
     assert paper.value("roar_report.thresholds") == REPORT["thresholds"]
 
