@@ -46,7 +46,7 @@ def runs_frame(study, variants, seeds, **eval_kw) -> pd.DataFrame:
     """One row per (training, seed): accuracy, seconds, AUC per method, motivational shares, SMOOT's K."""
     rows, runs = [], [(v, s) for v in variants for s in seeds]
     trains = study.train_all(runs)                   # the missing trainings run concurrently,
-    drops = study.evaluate_all(runs, **eval_kw)      # then the missing curves
+    drops = study.evaluate_all(runs, trains, **eval_kw)  # then the missing curves
     for (v, s), t, d in zip(runs, trains, drops):
         h = t.value["history"]
         row = {"training": v, "seed": s, "accuracy": t.value["metrics"]["accuracy"],

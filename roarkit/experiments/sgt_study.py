@@ -88,23 +88,28 @@ class Study:
         return torch.sort(torch.randperm(total, generator=g)[:n]).values
 
     def evaluate_unit(self, variant: str, seed: int, *, methods=("grad", "ig", "grad_sg", "random"),
-                      percents=curves.PERCENTS, n_drop: int = 1000, attr: AttributionConfig | None = None) -> Unit:
+                      percents=curves.PERCENTS, n_drop: int = 1000, attr: AttributionConfig | None = None,
+                      state_dict=None) -> Unit:
         """One training's accuracy-drop curves (see :func:`roarkit.core.curves.accuracy_drop`) as a unit
-        of the results store (kind ``sgt_drop``); its training must be stored (:meth:`train_all`)."""
+        of the results store (kind ``sgt_drop``); ``state_dict``: the training's weights, read from the
+        store when not given."""
         attr = attr or AttributionConfig()
         methods, percents = list(methods), list(percents)
         params = {"train": self.train_params(variant, seed), "methods": methods, "percents": percents,
                   "n_drop": n_drop, "attr": attr.as_dict()}
         return Unit("sgt_drop", params, self.data.info, drop_value,
-                    (self.model_name, self.data, seed, self.train(variant, seed).value["state_dict"],
+                    (self.model_name, self.data, seed,
+                     state_dict if state_dict is not None else self.train(variant, seed).value["state_dict"],
                      self.drop_subset(n_drop), methods, percents, attr), code=CODE_DROP, device=self.data.device)
 
-    def evaluate_all(self, runs, **kw) -> list:
+    def evaluate_all(self, runs, trains: list | None = None, **kw) -> list:
         """The ``sgt_drop`` entries of every ``(variant, seed)`` in ``runs``: the missing trainings are
-        trained together first, then the missing curves computed together."""
+        trained together first (``trains``: their entries, when already at hand), then the missing curves
+        computed together."""
         runs = list(runs)
-        self.train_all(runs)
-        return self.store.map([self.evaluate_unit(v, s, **kw) for v, s in runs], desc="accuracy-drop curves")
+        trains = trains if trains is not None else self.train_all(runs)
+        return self.store.map([self.evaluate_unit(v, s, state_dict=t.value["state_dict"], **kw)
+                               for (v, s), t in zip(runs, trains)], desc="accuracy-drop curves")
 
     def evaluate(self, variant: str, seed: int, **kw):
         """The store entry of one training's accuracy-drop curves (computed now if missing)."""

@@ -312,8 +312,7 @@ class Store:
             first[key] = i
             todo.append(i)
         ex = executor or current()
-        writes = getattr(ex, "settings", None) is not None and ex.settings.worker_writes
-        threads = getattr(getattr(ex, "settings", None), "threads", None)
+        writes, threads = ex.settings.worker_writes, ex.settings.threads
         for j, done in ex.run([units[i] for i in todo], store=self, desc=desc or units[todo[0]].kind if todo else ""):
             i = todo[j]
             self.misses += 1
