@@ -8,7 +8,7 @@ from pathlib import Path
 
 from roarkit.book import build, discover, execute, glued, status
 from roarkit.book.params import ParameterError
-from roarkit.store.executor import preflight
+from roarkit.store.executor import malloc_env, preflight
 from roarkit.store.settings import ENV, ExecutorError, Settings
 
 __all__ = ["main", "executor_settings"]
@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def executor_settings(a) -> Settings:
     """The executor the options and the environment give, checked before any page starts (a bad one is
-    one clear error and nothing runs), and exported to the environment, which the pages' kernels read."""
+    one clear error and nothing runs), and exported to the environment, which the pages' kernels read,
+    with the allocator settings (:func:`roarkit.store.executor.malloc_env`) the kernels start with."""
     given = {name: getattr(a, name) for name in ("executor", "workers", "address", "gpus_per_unit", "threads",
                                                  "worker_writes") if getattr(a, name) is not None}
     env = Settings.from_env()
@@ -77,4 +78,5 @@ def executor_settings(a) -> Settings:
     for var in [v for v, _ in ENV.values()]:
         os.environ.pop(var, None)
     os.environ.update(settings.to_env())
+    os.environ.update(malloc_env())
     return settings

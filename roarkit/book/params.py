@@ -149,6 +149,7 @@ RULES: dict[str, Rule] = {
     "k_max": Rule(_float(0.0, 1.0, lo_open=False, hi_open=False), "SMOOT: highest masking fraction"),
     "k_init": Rule(_float(0.0, 1.0, lo_open=False, hi_open=False), "SMOOT: initial masking fraction"),
     "signed_seeds": Rule(_int(0), "seeds of the extra SGT run ranking by the signed gradient (0 = none)"),
+    "log_prob_seeds": Rule(_int(0), "seeds of the extra SGT run whose saliency differentiates log p_y (0 = none)"),
     "drop_methods": Rule(_names("saliency estimator", lambda: ESTIMATORS), "saliency methods of the accuracy-drop curves, e.g. ['grad', 'ig', 'random']"),
     "n_drop": Rule(_int(1), "test images of the accuracy-drop curves"),
     "nt_samples": Rule(_int(1), "noisy samples of SmoothGrad"),

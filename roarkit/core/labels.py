@@ -20,7 +20,8 @@ LABELS: dict[str, dict[str, str]] = {
                  "noisy_linear": "noisy linear (ROAD)", "image_uniform": "uniform noise in the image's range"},
     "measure": {"spearman": "Spearman rank correlation", "topk": "top-10 % intersection", "ssim": "SSIM"},
     "metric": {"morf": "MoRF", "lerf": "LeRF", "abpc": "ABPC", "insertion": "insertion", "aopc": "AOPC"},
-    "training": {"traditional": "Traditional", "sgt": "SGT", "smoot": "SMOOT", "sgt_signed": "SGT (signed ranking)"},
+    "training": {"traditional": "Traditional", "sgt": "SGT", "smoot": "SMOOT", "sgt_signed": "SGT (signed ranking)",
+                 "sgt_log_prob": "SGT (saliency of log p_y)"},
     "dataset": {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100"},
     "mode": {"roar": "ROAR", "kar": "KAR"},
 }

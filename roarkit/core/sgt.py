@@ -6,6 +6,11 @@ replaced with values drawn uniformly within the range of the image's remaining p
 (``x̃ = M_k(S(∇x f(x)), x)``); the loss is ``CE(f(x), y) + λ · KL(f(x) ‖ f(x̃))``.
 Paper values: λ = 1, k = 50 % of the pixels (392 of 784 on MNIST).
 
+Saliency (``grad_of``): this book differentiates the true class's logit, which is what Captum's
+``Saliency`` computes on a network that returns logits; the official code's network returns
+``log_softmax``, so there Captum differentiates ``log p_y`` (``"log_prob"``), which subtracts the
+probability-weighted gradients of every class. The SGT pages run both.
+
 Ranking (``rank_by``): the paper says features with *small* gradients are masked, i.e. by
 magnitude (``"abs"``, the default here); the official code ranks by the *signed* gradient unless
 ``--abs`` is given, so it masks the most negative gradients (``"signed"``). A pixel's score is
@@ -25,20 +30,26 @@ from torch import nn
 
 from roarkit.core import removal, training
 
-__all__ = ["RANK_BY", "SGTConfig", "input_gradient", "pixel_scores", "lowest_mask", "fill_uniform", "mask_lowest",
+__all__ = ["RANK_BY", "GRAD_OF", "SGTConfig", "input_gradient", "pixel_scores", "lowest_mask", "fill_uniform", "mask_lowest",
            "kl_divergence", "sgt_loss", "SGTStep"]
 
 RANK_BY = ("abs", "signed")
+#: What the saliency differentiates: the true class's logit (Captum ``Saliency`` on this book's networks,
+#: which return logits) or its log-probability (the official code's network returns ``log_softmax``).
+GRAD_OF = ("logit", "log_prob")
 
 
 @dataclass(frozen=True)
 class SGTConfig:
     """SGT settings: ``k`` = fraction of pixels masked per image (paper 0.5), ``lam`` = weight of the
-    KL term (paper 1), ``rank_by`` = ``"abs"`` (paper's wording) or ``"signed"`` (official code)."""
+    KL term (paper 1), ``rank_by`` = ``"abs"`` (paper's wording) or ``"signed"`` (official code),
+    ``grad_of`` = ``"logit"`` (``∂ z_y/∂x``, this book's default) or ``"log_prob"`` (``∂ log softmax(z)_y/∂x
+    = ∂ z_y/∂x − Σ_c p_c ∂ z_c/∂x``, what the official code's ``log_softmax`` network gives Captum)."""
 
     k: float = 0.5
     lam: float = 1.0
     rank_by: str = "abs"
+    grad_of: str = "logit"
 
     def __post_init__(self):
         if isinstance(self.k, bool) or not isinstance(self.k, numbers.Real) or not 0 <= self.k <= 1:
@@ -49,21 +60,30 @@ class SGTConfig:
         if self.rank_by not in RANK_BY:
             raise ValueError(f"SGTConfig.rank_by must be 'abs' (mask the smallest magnitudes, the paper) or "
                              f"'signed' (mask the most negative gradients, the official code), got {self.rank_by!r}")
+        if self.grad_of not in GRAD_OF:
+            raise ValueError(f"SGTConfig.grad_of must be 'logit' (the true class's logit) or 'log_prob' (its "
+                             f"log-probability, as the official code's log_softmax network), got {self.grad_of!r}")
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                   of: str = "logit") -> tuple[torch.Tensor, torch.Tensor]:
     """``∂ f_y(x) / ∂x`` for the true class ``y`` of each image, with the model in eval mode (no dropout),
-    and the eval-mode logits. Equals Captum ``Saliency(model).attribute(x, target=y, abs=False)``."""
+    and the eval-mode logits. ``of="logit"``: f = the logits, equal to Captum
+    ``Saliency(model).attribute(x, target=y, abs=False)``; ``of="log_prob"``: f = ``log_softmax`` of the
+    logits (Captum's ``Saliency`` on the official SGT code's network)."""
+    if of not in GRAD_OF:
+        raise ValueError(f"of must be one of {GRAD_OF}, got {of!r}")
     was_training = model.training
     model.eval()
     try:
         with torch.enable_grad():
             xg = x.detach().requires_grad_(True)
             logits = model(xg)
-            (grad,) = torch.autograd.grad(logits.gather(1, y.view(-1, 1)).sum(), xg)
+            out = logits if of == "logit" else F.log_softmax(logits, 1)
+            (grad,) = torch.autograd.grad(out.gather(1, y.view(-1, 1)).sum(), xg)
     finally:
         model.train(was_training)
     return grad, logits.detach()
@@ -131,7 +151,8 @@ class SGTStep(training.Step):
     """SGT's training step (Algorithm 1): ``x̃`` masks the ``k`` lowest-ranked pixels of each image
     (ranked by the eval-mode input gradient), and the loss is ``CE(f(x), y) + λ·KL(f(x) ‖ f(x̃))``, with
     ``x`` and ``x̃`` through the network as one batch of 2·B. The masking noise has its own generator
-    (seed + 7919). :meth:`k` and :meth:`observe` are the hooks SMOOT overrides."""
+    (seed + 7919). :meth:`k` and :meth:`observe` are the hooks SMOOT overrides. ``config.grad_of``: the
+    output the saliency differentiates."""
 
     terms = ("loss", "ce", "kl")
 
@@ -150,8 +171,14 @@ class SGTStep(training.Step):
     def observe(self, model, masked: torch.Tensor, logits: torch.Tensor, idx: torch.Tensor) -> None:
         """Called with ``x̃`` and the eval-mode logits of ``x`` before the loss (SGT: nothing)."""
 
+    def state(self):
+        return {"noise": self.noise.get_state()}
+
+    def load_state(self, state):
+        self.noise.set_state(state["noise"])
+
     def __call__(self, model, xb, yb, idx):
-        grad, logits_eval = input_gradient(model, xb, yb)
+        grad, logits_eval = input_gradient(model, xb, yb, self.config.grad_of)
         xt = mask_lowest(xb, grad, self.k(idx), self.config.rank_by, self.noise)
         self.observe(model, xt, logits_eval, idx)
         out = model(torch.cat([xb, xt]))

@@ -147,3 +147,14 @@ class SMOOTStep(SGTStep):
 
     def result(self):
         return {"smoot": self.book.summary(self.pixels)}
+
+    def state(self):
+        b = self.book
+        return {**super().state(), "fraction": b.fraction, "visits": b.visits, "snapshots": list(b.snapshots)}
+
+    def load_state(self, state):
+        super().load_state(state)
+        b = self.book
+        b.fraction.copy_(state["fraction"])
+        b.visits.copy_(state["visits"])
+        b.snapshots = [t.clone() for t in state["snapshots"]]

@@ -13,7 +13,10 @@ from __future__ import annotations
 import os
 import sys
 import time
+import uuid
+import warnings
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -21,10 +24,11 @@ from torch import nn
 
 from roarkit.core import models
 
-__all__ = ["OPTIMIZERS", "TrainConfig", "Metrics", "TrainResult", "show_progress", "Step", "train", "split_validation",
-           "predict", "metrics_from_predictions", "evaluate", "fit"]
+__all__ = ["OPTIMIZERS", "CHECKPOINT_SECONDS", "TrainConfig", "Metrics", "TrainResult", "show_progress", "Step",
+           "train", "split_validation", "predict", "metrics_from_predictions", "evaluate", "fit"]
 
 OPTIMIZERS = ("sgd", "adadelta", "adam")
+CHECKPOINT_SECONDS = 120.0  # at most one checkpoint write per this many seconds of training
 
 
 @dataclass(frozen=True)
@@ -139,10 +143,18 @@ class Step:
         """What the step keeps beside the weights, for the results store (``{}`` for plain training)."""
         return {}
 
+    def state(self) -> dict:
+        """The step's state after an epoch (its RNGs, SMOOT's per-image K), for a checkpoint."""
+        return {}
+
+    def load_state(self, state: dict) -> None:
+        """Restore :meth:`state` (called after :meth:`begin` when a training resumes)."""
+
 
 def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: TrainConfig, *, seed: int,
           step: Step | None = None, x_val: torch.Tensor | None = None, y_val: torch.Tensor | None = None,
-          channels_last: bool = False, progress=None, desc: str = "train") -> dict:
+          channels_last: bool = False, progress=None, desc: str = "train", checkpoint=None,
+          checkpoint_seconds: float = CHECKPOINT_SECONDS) -> dict:
     """Train ``model`` in place on ``x``, ``y`` (already on the model's device): the book's one loop.
 
     Each epoch visits a fresh permutation (last partial batch kept) drawn from a CPU generator seeded
@@ -150,6 +162,12 @@ def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: TrainConfi
     cross-entropy) computes each batch's loss terms. With a validation set the model ends with the
     weights of the epoch of best validation accuracy (ties: the earliest). ``channels_last``: NHWC
     weights (faster oneDNN convolutions; the SGT chapter's models).
+
+    ``checkpoint``: a file where the training's whole state (weights, optimiser, both RNGs, the step's
+    state, history, best epoch) is written after an epoch, at most every ``checkpoint_seconds``
+    (atomically); when the file exists at the start, training resumes after its epoch. A resumed
+    training ends bitwise equal to an uninterrupted one on the CPU. The caller deletes the file when
+    the result is safe (the results store does, after writing the unit).
 
     Returns the history: per epoch the mean of each of ``step.terms`` and ``seconds``, plus
     ``val_accuracy`` and ``selected_epoch`` (0-based) with a validation set.
@@ -174,15 +192,29 @@ def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: TrainConfi
     if x_val is not None:
         hist["val_accuracy"] = []
     best = (-1.0, None, -1)
+    signature = {"config": config.as_dict(), "seed": seed, "n": n, "step": type(step).__name__,
+                 "val": None if x_val is None else len(x_val)}
     epochs = range(config.epochs)
-    if show_progress(progress):
-        from tqdm.auto import tqdm
-        epochs = tqdm(epochs, desc=desc, unit="epoch")
     model.train()
     try:
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed)
             step.begin(model, x, y, seed)
+            state = _read_checkpoint(checkpoint, signature)
+            if state is not None:
+                model.load_state_dict(state["model"])
+                optimizer.load_state_dict(state["optimizer"])
+                shuffle.set_state(state["shuffle"])
+                torch.set_rng_state(state["rng"])
+                if device.type == "cuda":
+                    torch.cuda.set_rng_state(state["cuda_rng"], device)
+                step.load_state(state["step"])
+                hist, best = state["hist"], (state["best_accuracy"], state["best_weights"], state["best_epoch"])
+                epochs = range(state["epoch"] + 1, config.epochs)
+            if show_progress(progress):
+                from tqdm.auto import tqdm
+                epochs = tqdm(epochs, desc=desc, unit="epoch", initial=epochs.start, total=config.epochs)
+            saved = time.perf_counter()
             for epoch in epochs:
                 t0 = time.perf_counter()
                 order = torch.randperm(n, generator=shuffle).to(device)
@@ -206,6 +238,16 @@ def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: TrainConfi
                 hist["seconds"].append(time.perf_counter() - t0)
                 if hasattr(epochs, "set_postfix"):
                     epochs.set_postfix(loss=f"{hist[step.terms[0]][-1]:.4f}")
+                if (checkpoint and epoch + 1 < config.epochs
+                        and time.perf_counter() - saved >= checkpoint_seconds):
+                    _write_checkpoint(checkpoint, {
+                        "signature": signature, "epoch": epoch, "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(), "shuffle": shuffle.get_state(),
+                        "rng": torch.get_rng_state(),
+                        **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}),
+                        "step": step.state(), "hist": hist, "best_accuracy": best[0], "best_weights": best[1],
+                        "best_epoch": best[2]})
+                    saved = time.perf_counter()
     finally:
         model.eval()
         if hasattr(epochs, "close"):
@@ -214,6 +256,34 @@ def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: TrainConfi
         model.load_state_dict(best[1])
         hist["selected_epoch"] = best[2]
     return hist
+
+
+def _read_checkpoint(path, signature: dict) -> dict | None:
+    """The checkpoint at ``path`` if it exists and belongs to this training (same ``signature``)."""
+    if not path or not Path(path).is_file():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if state.get("signature") != signature:
+            raise ValueError(f"it belongs to another training ({state.get('signature')}, this one {signature})")
+    except Exception as e:
+        warnings.warn(f"training checkpoint {path} not used ({type(e).__name__}: {e}); training from the start",
+                      RuntimeWarning, stacklevel=3)
+        return None
+    return state
+
+
+def _write_checkpoint(path, state: dict) -> None:
+    """``torch.save`` of ``state`` to ``path`` through a temporary file and a rename (never half-written)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def split_validation(y: torch.Tensor, fraction: float, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -282,12 +352,13 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, num_classes: in
 
 def fit(model_name: str, data, config: TrainConfig, *, seed: int, step: Step | None = None,
         val_fraction: float = 0.0, split_seed: int = 0, channels_last: bool = False, device=None,
-        progress=None) -> TrainResult:
+        progress=None, checkpoint=None) -> TrainResult:
     """Build ``model_name`` for ``data`` (a :class:`roarkit.core.data.Dataset`), train it with :func:`train`
     and evaluate it on the test split, all on ``device`` (default: the data's device).
 
     ``val_fraction`` > 0 holds out that share of the training images (stratified, ``split_seed``) and
-    keeps the epoch of best validation accuracy; 0 trains on every image and keeps the last epoch."""
+    keeps the epoch of best validation accuracy; 0 trains on every image and keeps the last epoch.
+    ``checkpoint``: see :func:`train`."""
     device = torch.device(device if device is not None else getattr(data, "device", "cpu"))
     c, h, _ = data.image_shape
     model = models.build(model_name, seed=seed, in_channels=c, image_size=h,
@@ -300,7 +371,7 @@ def fit(model_name: str, data, config: TrainConfig, *, seed: int, step: Step | N
     step = step or Step()
     start = time.perf_counter()
     history = train(model, x, y, config, seed=seed, step=step, channels_last=channels_last, progress=progress,
-                    desc=f"{model_name} seed {seed}", **val)
+                    desc=f"{model_name} seed {seed}", checkpoint=checkpoint, **val)
     seconds = time.perf_counter() - start
     metrics = evaluate(model, data.x_test.to(device), data.y_test.to(device), data.num_classes)
     state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}

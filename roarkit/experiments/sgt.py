@@ -29,7 +29,7 @@ from roarkit.store.provenance import device_name
 
 __all__ = ["DATASETS", "VARIANTS", "TOLERANCE", "PAPER_IMAGES", "runs_frame", "curves_frame", "mean_std", "summary",
            "paper_comparison", "verdict", "verdict_short", "verdict_tail", "foreground_share", "timing", "control",
-           "motivational", "signed_comparison", "masked_views", "gradient_maps", "SGTResult", "study", "run"]
+           "motivational", "OFFICIAL", "official_comparison", "signed_comparison", "masked_views", "gradient_maps", "SGTResult", "study", "run"]
 
 #: The datasets of these pages (CIFAR is the page ``sgt_cifar``).
 DATASETS = ("mnist", "fashion_mnist")
@@ -200,21 +200,37 @@ def motivational(runs: pd.DataFrame) -> pd.DataFrame:
     return mot
 
 
-def signed_comparison(runs: pd.DataFrame, signed: pd.DataFrame | None, methods, n_seeds: int):
-    """SGT ranking by magnitude (the paper) against by signed gradient (the official code), on the
-    first ``n_seeds`` seeds: the summary table and the sentence the page quotes."""
-    if signed is None:
-        return (pd.DataFrame({"note": ["not run in this profile (signed_seeds = 0)"]}),
-                "this profile did not run the signed ranking (signed_seeds = 0).")
-    seeds = sorted(signed.seed.unique())
-    both = pd.concat([runs.loc[(runs.training == "sgt") & runs.seed.isin(seeds)], signed])
+#: The official code's choices the page compares with SGT as this book runs it: variant -> (its page
+#: parameter, its row label, what it is called in the sentence, what the book's own SGT is called).
+OFFICIAL = {"sgt_signed": ("signed_seeds", "SGT, rank_by=signed (official code)", "the signed ranking",
+                           "the magnitude ranking"),
+            "sgt_log_prob": ("log_prob_seeds", "SGT, saliency of log p_y (official code)",
+                             "the saliency of the log-probability", "that of the logit")}
+_BOOK_ROW = {"sgt_signed": "SGT, rank_by=abs (paper)", "sgt_log_prob": "SGT, saliency of the logit (this book)"}
+
+
+def official_comparison(runs: pd.DataFrame, other: pd.DataFrame | None, methods, n_seeds: int,
+                        variant: str = "sgt_signed"):
+    """SGT as this book runs it against one of the official code's choices (``variant`` of
+    :data:`OFFICIAL`), on the first ``n_seeds`` seeds: the summary table and the sentence the page quotes."""
+    param, row, name, ours = OFFICIAL[variant]
+    if other is None:
+        return (pd.DataFrame({"note": [f"not run in this profile ({param} = 0)"]}),
+                f"this profile did not run {name} ({param} = 0).")
+    seeds = sorted(other.seed.unique())
+    both = pd.concat([runs.loc[(runs.training == "sgt") & runs.seed.isin(seeds)], other])
     diff = summary(both, methods)
-    diff.index = ["SGT, rank_by=abs (paper)", "SGT, rank_by=signed (official code)"]
-    a_abs, a_sig = both.groupby("training").auc_grad.mean()[["sgt", "sgt_signed"]]
-    acc = {t: 100 * both[both.training == t].accuracy.mean() for t in ("sgt", "sgt_signed")}
-    return diff, (f"over {n_seeds} seed(s), the signed ranking gives a {GRAD} AUC of {a_sig:.2f} against "
-                  f"{a_abs:.2f} with the magnitude ranking ({'a slower' if a_sig > a_abs else 'a faster'} accuracy "
-                  f"drop), at test accuracy {acc['sgt_signed']:.2f} % against {acc['sgt']:.2f} %.")
+    diff.index = [_BOOK_ROW[variant], row]
+    a_book, a_other = both.groupby("training").auc_grad.mean()[["sgt", variant]]
+    acc = {t: 100 * both[both.training == t].accuracy.mean() for t in ("sgt", variant)}
+    return diff, (f"over {n_seeds} seed(s), {name} gives a {GRAD} AUC of {a_other:.2f} against "
+                  f"{a_book:.2f} with {ours} ({'a slower' if a_other > a_book else 'a faster'} accuracy "
+                  f"drop), at test accuracy {acc[variant]:.2f} % against {acc['sgt']:.2f} %.")
+
+
+def signed_comparison(runs: pd.DataFrame, signed: pd.DataFrame | None, methods, n_seeds: int):
+    """SGT ranking by magnitude (the paper) against by signed gradient (the official code)."""
+    return official_comparison(runs, signed, methods, n_seeds, "sgt_signed")
 
 
 def masked_views(model, x: torch.Tensor, y: torch.Tensor, k: int, seed: int = 0) -> dict:
@@ -234,7 +250,8 @@ def gradient_maps(models: dict, x: torch.Tensor, y: torch.Tensor) -> dict:
 
 @dataclass
 class SGTResult:
-    """What the page shows: the per-run table (``runs``, and ``signed`` for the signed-ranking SGT runs),
+    """What the page shows: the per-run table (``runs``; ``signed`` and ``log_prob`` for the SGT runs with the
+    official code's ranking and saliency),
     the tables, the curves (tidy), the training histories and SMOOT's K per seed, the images of the
     figures (in [0, 1]) and the numbers the text quotes (glue name -> value)."""
 
@@ -242,6 +259,7 @@ class SGTResult:
     data: D.Dataset
     runs: pd.DataFrame
     signed: pd.DataFrame | None
+    log_prob: pd.DataFrame | None
     curves: pd.DataFrame
     summary: pd.DataFrame
     timing: pd.DataFrame
@@ -249,6 +267,7 @@ class SGTResult:
     control: pd.DataFrame
     motivational: pd.DataFrame
     signed_table: pd.DataFrame
+    log_prob_table: pd.DataFrame
     verdict: dict
     histories: dict          # training -> [history per seed]
     k_final: list            # SMOOT's final K per training image, one tensor per seed
@@ -320,6 +339,7 @@ def run(p, store: Store | None = None) -> SGTResult:
     k_sgt = removal.n_pixels(p.sgt_k, pixels)
     runs = runs_frame(st, VARIANTS, seeds, **ev)
     signed = runs_frame(st, ["sgt_signed"], seeds[:p.signed_seeds], **ev) if p.signed_seeds else None
+    log_prob = runs_frame(st, ["sgt_log_prob"], seeds[:p.log_prob_seeds], **ev) if p.log_prob_seeds else None
     base = st.model("traditional", 0)
     some = torch.arange(min(256, len(ds.y_test)))
     x, y = ds.x_test[some], ds.y_test[some]
@@ -334,11 +354,15 @@ def run(p, store: Store | None = None) -> SGTResult:
     ctl, control_text = control(runs)
     mot = motivational(runs)
     signed_table, signed_text = signed_comparison(runs, signed, p.drop_methods, p.signed_seeds)
+    log_prob_table, log_prob_text = official_comparison(runs, log_prob, p.drop_methods, p.log_prob_seeds,
+                                                        "sgt_log_prob")
     numbers = _numbers(p, ds, runs, v, pixels, k_sgt, n_drop, fg, smoot_entries) | {
         "paper_hours": float(tm.iloc[:, -1].sum()), "device_name": device_name(device),
-        "control_text": control_text, "mot_trad": float(mot.iloc[0, 0]), "signed_text": signed_text}
-    return SGTResult(p.dataset, ds, runs, signed, curves_frame(st, VARIANTS, seeds, **ev), summary(runs, p.drop_methods),
-                     tm, paper_comparison(runs, p.dataset, k_sgt), ctl, mot, signed_table, v,
+        "control_text": control_text, "mot_trad": float(mot.iloc[0, 0]), "signed_text": signed_text,
+        "log_prob_text": log_prob_text}
+    return SGTResult(p.dataset, ds, runs, signed, log_prob, curves_frame(st, VARIANTS, seeds, **ev),
+                     summary(runs, p.drop_methods), tm, paper_comparison(runs, p.dataset, k_sgt), ctl, mot, signed_table,
+                     log_prob_table, v,
                      {t: [st.train(t, s).value["history"] for s in seeds] for t in VARIANTS},
                      [e.value["smoot"]["k_final"] for e in smoot_entries],
                      [e.value["smoot"]["k_quantiles"] for e in smoot_entries],

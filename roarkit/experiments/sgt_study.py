@@ -6,7 +6,7 @@ K) and ``sgt_drop`` (its accuracy-drop curves and AUCs on a fixed subset of test
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -25,8 +25,9 @@ CODE_DROP = ("roarkit.experiments.sgt_study",)
 
 @dataclass
 class Study:
-    """Trainings of one dataset. ``variant`` names: ``traditional``, ``sgt``, ``smoot`` and ``sgt_signed``
-    (SGT ranking by the signed gradient, as the official code)."""
+    """Trainings of one dataset. ``variant`` names: ``traditional``, ``sgt``, ``smoot``, ``sgt_signed``
+    (SGT ranking by the signed gradient, as the official code) and ``sgt_log_prob`` (SGT whose saliency
+    differentiates the true class's log-probability, as Captum does on the official code's network)."""
 
     data: object                                  # roarkit.core.data.Dataset
     config: training.TrainConfig
@@ -38,15 +39,17 @@ class Study:
     model_name: str = "sgt"
     progress: bool | None = None
 
-    VARIANTS = ("traditional", "sgt", "smoot", "sgt_signed")
+    VARIANTS = ("traditional", "sgt", "smoot", "sgt_signed", "sgt_log_prob")
 
     def _resolve(self, variant: str):
         if variant not in self.VARIANTS:
             raise ValueError(f"unknown training {variant!r}; known: {', '.join(self.VARIANTS)}")
-        training = "sgt" if variant == "sgt_signed" else variant
+        training = "sgt" if variant.startswith("sgt_") else variant
         cfg = self.sgt_config
         if variant == "sgt_signed":
-            cfg = sgt.SGTConfig(k=cfg.k, lam=cfg.lam, rank_by="signed")
+            cfg = replace(cfg, rank_by="signed")
+        elif variant == "sgt_log_prob":
+            cfg = replace(cfg, grad_of="log_prob")
         return training, cfg
 
     def train_params(self, variant: str, seed: int) -> dict:
@@ -65,7 +68,7 @@ class Study:
         return Unit("sgt_train", self.train_params(variant, seed), self.data.info, train_value,
                     (self.model_name, self.data, self.config, guided.step(kind, cfg, self.smoot_config)),
                     {"seed": seed, "val_fraction": self.val_fraction, "split_seed": self.split_seed,
-                     "progress": self.progress}, code=CODE_TRAIN, device=self.data.device)
+                     "progress": self.progress}, code=CODE_TRAIN, device=self.data.device, resumable=True)
 
     def train_all(self, runs) -> list:
         """The store entries of every ``(variant, seed)`` in ``runs``, the missing ones trained together."""
@@ -125,11 +128,11 @@ def _net(model_name: str, data, seed: int, state_dict) -> torch.nn.Module:
 
 
 def train_value(model_name: str, data, config: training.TrainConfig, step, *, seed: int, val_fraction: float,
-                split_seed: int, progress=None) -> dict:
+                split_seed: int, progress=None, checkpoint=None) -> dict:
     """An ``sgt_train`` unit's value: :func:`roarkit.core.training.fit` with the variant's step (plain,
-    SGT or SMOOT; :func:`roarkit.core.guided.step`), channels-last."""
+    SGT or SMOOT; :func:`roarkit.core.guided.step`), channels-last, resuming from ``checkpoint``."""
     return training.fit(model_name, data, config, seed=seed, step=step, val_fraction=val_fraction,
-                        split_seed=split_seed, channels_last=True, progress=progress).value()
+                        split_seed=split_seed, channels_last=True, progress=progress, checkpoint=checkpoint).value()
 
 
 def drop_value(model_name: str, data, seed: int, state_dict, idx: torch.Tensor, methods: list, percents: list,

@@ -52,10 +52,32 @@ import torch
 from roarkit.store.codeversion import code_version
 from roarkit.store.settings import ExecutorError, Settings, option
 
-__all__ = ["UnitError", "Unit", "Done", "InProcess", "RayExecutor", "preflight", "current", "configure",
-           "describe", "local_node"]
+__all__ = ["MALLOC", "UnitError", "Unit", "Done", "InProcess", "RayExecutor", "preflight", "current", "configure",
+           "describe", "local_node", "malloc_env"]
 
 MAX_RETRIES = 3          # Ray retries of a unit whose worker or node died
+
+#: glibc's allocator settings for the processes that run units (Ray's workers, a page's kernel). With
+#: glibc's defaults a training's large activation blocks are mmap'ed and zeroed afresh at every step,
+#: and a third of an SGT training's CPU time went to the kernel: blocks below 32 MiB now come from the
+#: heap and are reused, the heap is never trimmed back, and what is mapped uses transparent huge pages.
+#: Same floats (tests/store/test_executor.py). Three variables, not one GLIBC_TUNABLES list: glibc 2.36
+#: passes on only the first entry of such a list to the processes it starts.
+MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(2**36),
+          "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
+
+
+def malloc_env(env=None) -> dict:
+    """The entries of :data:`MALLOC` to add to a unit-running process's environment: none when
+    ``ROARKIT_MALLOC=glibc`` (glibc's defaults), and never one the user has set."""
+    env = os.environ if env is None else env
+    choice = env.get("ROARKIT_MALLOC", "roarkit").strip().lower()
+    if choice not in ("roarkit", "glibc"):
+        raise ExecutorError(f"ROARKIT_MALLOC={env['ROARKIT_MALLOC']!r}: use 'roarkit' (the allocator settings "
+                            "of roarkit.store.executor.MALLOC, the default) or 'glibc' (glibc's defaults)")
+    if choice == "glibc":
+        return {}
+    return {k: v for k, v in MALLOC.items() if k not in env}
 
 
 class UnitError(RuntimeError):
@@ -68,7 +90,9 @@ class Unit:
 
     ``params`` a list makes it a lock-step group: ``fn`` returns one value per element, each stored
     as its own entry. ``fn`` must be a module-level function (Ray ships it by name); large arguments
-    (a dataset) are sent to the Ray object store once per map, however many units share them."""
+    (a dataset) are sent to the Ray object store once per map, however many units share them.
+    ``resumable``: the store hands ``fn`` a ``checkpoint`` file of its own (:meth:`Store.checkpoint`), so
+    a unit longer than a session resumes where it stopped."""
 
     kind: str
     params: dict | list
@@ -78,6 +102,7 @@ class Unit:
     kwargs: dict = field(default_factory=dict)
     code: tuple | None = None
     device: Any = "cpu"
+    resumable: bool = False  # fn takes ``checkpoint=PATH`` and resumes from it (a long training)
 
     @property
     def group(self) -> bool:
@@ -213,7 +238,7 @@ class RayExecutor:
         if not ray.is_initialized():
             s = self.settings
             kw = dict(include_dashboard=False, log_to_driver=False, configure_logging=True,
-                      logging_level="warning")
+                      logging_level="warning", runtime_env={"env_vars": malloc_env()})
             if s.address:
                 ray.init(address=s.address, **kw)
             else:

@@ -4,7 +4,8 @@ An entry is addressed by ``(kind, params, data, code_version())``; its file is
 ``<root>/<kind>/<key[:2]>/<key>.pt`` (``torch.save`` of ``{"value", "provenance"}``) plus a
 human-readable ``<key>.json`` sidecar holding the provenance (the ``.pt`` is authoritative), including
 the node that computed it. :meth:`Store.map` takes many units at once and hands the missing ones to the
-executor (:mod:`roarkit.store.executor`), writing each result as it arrives.
+executor (:mod:`roarkit.store.executor`), writing each result as it arrives. A resumable unit (a long
+training) checkpoints into ``<root>/.checkpoints/<kind>/<key>.pt`` while it runs; a rerun resumes there.
 
 Writes are atomic: a hidden ``.<name>.<pid>.<rand>.tmp`` file in the same directory is written,
 flushed, fsync'ed and ``os.replace``'d onto the final name, so a reader (or a process killed
@@ -27,7 +28,7 @@ import uuid
 import warnings
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -212,6 +213,10 @@ class Store:
     def path(self, kind: str, key: str) -> Path:
         return self.root / kind / key[:2] / f"{key}.pt"
 
+    def checkpoint(self, kind: str, key: str) -> Path:
+        """Where a resumable unit in progress keeps its checkpoint (deleted once the unit is written)."""
+        return self.root / ".checkpoints" / kind / f"{key}.pt"
+
     def _load(self, path: Path, kind: str, key: str) -> Entry | None:
         if not path.is_file():
             return None
@@ -313,6 +318,12 @@ class Store:
             todo.append(i)
         ex = executor or current()
         writes, threads = ex.settings.worker_writes, ex.settings.threads
+        checkpoints = {}
+        for i in todo:
+            u = units[i]
+            if u.resumable and not u.group:
+                checkpoints[i] = self.checkpoint(u.kind, self.key(u.kind, u.params, u.data, u.code))
+                units[i] = replace(u, kwargs={**u.kwargs, "checkpoint": str(checkpoints[i])})
         for j, done in ex.run([units[i] for i in todo], store=self, desc=desc or units[todo[0]].kind if todo else ""):
             i = todo[j]
             self.misses += 1
@@ -323,6 +334,8 @@ class Store:
                     _USED[e.key] = (True, float(e.provenance.get("seconds", 0.0)))
             else:
                 out[i] = self.write(units[i], done, threads=threads)
+            if i in checkpoints:
+                checkpoints[i].unlink(missing_ok=True)
         for i, u in enumerate(units):  # duplicates of a computed unit
             if out[i] is None:
                 out[i] = self._get_unit(u)

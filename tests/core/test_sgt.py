@@ -234,7 +234,8 @@ def test_sgt_config_bounds_are_inclusive_and_booleans_are_refused():
                                          r"paper\) or 'signed' \(mask the most negative gradients, the official code\), "
                                          r"got 'x'$"):
         sgt.SGTConfig(rank_by="x")
-    assert sgt.SGTConfig(k=0.3, lam=2.0, rank_by="signed").as_dict() == {"k": 0.3, "lam": 2.0, "rank_by": "signed"}
+    assert sgt.SGTConfig(k=0.3, lam=2.0, rank_by="signed").as_dict() == {"k": 0.3, "lam": 2.0, "rank_by": "signed",
+                                                                          "grad_of": "logit"}
 
 
 def test_masking_noise_comes_from_the_given_generator_only(one_thread):
@@ -285,3 +286,36 @@ def test_sgt_loss_default_lambda_is_one():
     logits, masked, y = torch.randn(4, 5, generator=g), torch.randn(4, 5, generator=g), torch.tensor([0, 1, 2, 3])
     loss, ce, kl = sgt.sgt_loss(logits, masked, y)
     torch.testing.assert_close(loss, ce + kl)
+
+
+def test_log_prob_saliency_equals_captum_on_a_log_softmax_network_and_its_closed_form(mnist, net):
+    """``grad_of="log_prob"``: Captum's ``Saliency`` on the official code's network (which returns
+    ``log_softmax``) and ``∂z_y/∂x − Σ_c p_c ∂z_c/∂x`` by hand; it is not the logit's gradient."""
+    x, y = mnist.x_test[:16], mnist.y_test[:16]
+    grad, logits = sgt.input_gradient(net, x, y, of="log_prob")
+    log_net = torch.nn.Sequential(net, torch.nn.LogSoftmax(1)).eval()
+    want = Saliency(log_net).attribute(x, target=y, abs=False)
+    torch.testing.assert_close(grad, want)
+    logit_grad, same_logits = sgt.input_gradient(net, x, y, of="logit")
+    torch.testing.assert_close(logits, same_logits)  # the logits it returns are the raw ones either way
+    per_class = torch.stack([sgt.input_gradient(net, x, torch.full_like(y, c))[0] for c in range(10)], 1)
+    p = logits.softmax(1).view(16, 10, 1, 1, 1)
+    torch.testing.assert_close(grad, logit_grad - (p * per_class).sum(1), rtol=1e-4, atol=1e-6)
+    assert not torch.allclose(grad, logit_grad, atol=1e-4)
+    with pytest.raises(ValueError, match="of must be one of"):
+        sgt.input_gradient(net, x, y, of="prob")
+
+
+def test_sgt_training_differs_by_grad_of_and_config_checks_it(one_thread):
+    x, y = batch()
+    x, y = x.repeat(4, 1, 1, 1), y.repeat(4)
+    weights = {}
+    for of in sgt.GRAD_OF:
+        model = linear_model()
+        training.train(model, x, y, training.TrainConfig(epochs=1, batch_size=6, lr=0.5), seed=0,
+                       step=sgt.SGTStep(sgt.SGTConfig(grad_of=of)), progress=False)
+        weights[of] = model[1].weight.detach().clone()
+    assert not torch.allclose(weights["logit"], weights["log_prob"], atol=1e-4)
+    assert sgt.SGTConfig().grad_of == "logit"
+    with pytest.raises(ValueError, match="grad_of must be 'logit'.*got 'softmax'"):
+        sgt.SGTConfig(grad_of="softmax")

@@ -216,3 +216,67 @@ def test_sgtnet_trains_with_adadelta(mnist_1k):
     loss = result.history["loss"]  # measured over seeds 0-3: ratio 0.33-0.47, accuracy 0.85-0.91
     assert loss[1] < 0.7 * loss[0]
     assert result.metrics.accuracy > 0.8
+
+
+# ------------------------------------------------------------------------------------ checkpoints
+def _resume_matches_uninterrupted(step_factory, x, y, tmp_path, **val):
+    """Train 3 epochs writing a checkpoint after every epoch (the file ends holding epoch 1), then
+    train again from that file: the last epoch alone must give the same weights and history."""
+    from roarkit.core import guided  # noqa: F401  (steps under test come from core)
+    config = TrainConfig(epochs=3, batch_size=64, optimizer="adadelta", lr=1.0)
+    ck = tmp_path / "unit.pt"
+    first = models.build("sgt", seed=3).to(memory_format=torch.channels_last)
+    hist_first = train(first, x, y, config, seed=3, step=step_factory(), channels_last=True, progress=False,
+                       checkpoint=ck, checkpoint_seconds=0.0, **val)
+    saved = torch.load(ck, weights_only=True)
+    assert saved["epoch"] == 1 and len(saved["hist"]["seconds"]) == 2  # the last epoch is never written
+    second = models.build("sgt", seed=3)
+    hist_second = train(second, x, y, config, seed=3, step=step_factory(), channels_last=True, progress=False,
+                        checkpoint=ck, checkpoint_seconds=0.0, **val)
+    assert same_weights(first.state_dict(), second.state_dict())
+    for k in hist_first:
+        if k != "seconds":
+            assert hist_first[k] == hist_second[k], k
+    # a fresh run without the file is the reference: the checkpointed run itself changed nothing
+    third = models.build("sgt", seed=3)
+    train(third, x, y, config, seed=3, step=step_factory(), channels_last=True, progress=False, **val)
+    assert same_weights(first.state_dict(), third.state_dict())
+    return second
+
+
+@pytest.mark.parametrize("kind", ["traditional", "sgt", "smoot"])
+def test_a_resumed_training_is_bitwise_the_uninterrupted_one(kind, mnist, tmp_path, one_thread):
+    """Weights, optimiser, shuffling and dropout RNGs, SGT's masking noise, SMOOT's per-image K and the
+    best-epoch choice all come back from the checkpoint (each one left out changes the weights)."""
+    from roarkit.core import guided, smoot
+    x, y = mnist.x_train[:600], mnist.y_train[:600]
+    val = {"x_val": mnist.x_train[1000:1200], "y_val": mnist.y_train[1000:1200]}
+    steps = []
+
+    def factory():
+        steps.append(guided.step(kind))
+        return steps[-1]
+
+    _resume_matches_uninterrupted(factory, x, y, tmp_path, **val)
+    if kind == "smoot":  # the resumed run's K book went on from the saved one
+        first, second = steps[0].book, steps[1].book
+        assert torch.equal(first.fraction, second.fraction) and torch.equal(first.visits, second.visits)
+        assert len(second.snapshots) == 4 and all(torch.equal(a, b) for a, b in zip(first.snapshots, second.snapshots))
+        assert isinstance(steps[1], smoot.SMOOTStep)
+
+
+def test_a_checkpoint_of_another_training_is_ignored_with_a_warning(mnist, tmp_path, one_thread):
+    x, y = mnist.x_train[:300], mnist.y_train[:300]
+    ck = tmp_path / "unit.pt"
+    train(models.build("sgt", seed=0), x, y, TrainConfig(epochs=2, optimizer="adadelta", lr=1.0), seed=0,
+          progress=False, checkpoint=ck, checkpoint_seconds=0.0)
+    ref = models.build("sgt", seed=1)
+    train(ref, x, y, TrainConfig(epochs=2, optimizer="adadelta", lr=1.0), seed=1, progress=False)
+    other = models.build("sgt", seed=1)
+    with pytest.warns(RuntimeWarning, match="belongs to another training"):
+        train(other, x, y, TrainConfig(epochs=2, optimizer="adadelta", lr=1.0), seed=1, progress=False,
+              checkpoint=ck)
+    assert same_weights(ref.state_dict(), other.state_dict())
+    ck.write_bytes(b"not a checkpoint")
+    with pytest.warns(RuntimeWarning, match="not used"):
+        train(models.build("sgt", seed=1), x, y, TrainConfig(epochs=1), seed=1, progress=False, checkpoint=ck)

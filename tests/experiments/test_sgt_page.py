@@ -121,6 +121,20 @@ def test_signed_comparison_sentence_and_the_not_run_note():
     assert table["AUC Gradient"].tolist() == ["17.59", "26.67"]
 
 
+def test_log_prob_comparison_sentence_rows_and_the_not_run_note():
+    table, text = S.official_comparison(pd.DataFrame(), None, ["grad"], 0, "sgt_log_prob")
+    assert text == "this profile did not run the saliency of the log-probability (log_prob_seeds = 0)."
+    runs = pd.DataFrame({"training": ["sgt", "sgt"], "seed": [0, 1], "accuracy": [0.9, 0.8], "auc_grad": [17.59, 30.0],
+                         "s_per_epoch": [1.0, 1.0]})
+    other = pd.DataFrame({"training": ["sgt_log_prob"], "seed": [0], "accuracy": [0.95], "auc_grad": [12.5],
+                          "s_per_epoch": [1.0]})
+    table, text = S.official_comparison(runs, other, ["grad"], 1, "sgt_log_prob")
+    assert text == ("over 1 seed(s), the saliency of the log-probability gives a Gradient AUC of 12.50 against "
+                    "17.59 with that of the logit (a faster accuracy drop), at test accuracy 95.00 % against 90.00 %.")
+    assert table.index.tolist() == ["SGT, saliency of the logit (this book)", "SGT, saliency of log p_y (official code)"]
+    assert table["AUC Gradient"].tolist() == ["17.59", "12.50"]
+
+
 # -- foreground share ---------------------------------------------------------------------------------
 def test_foreground_share_on_hand_made_images():
     # image 0: foreground at pixels 1 and 3; image 1: at pixel 0 only
@@ -139,7 +153,7 @@ def test_foreground_share_on_hand_made_images():
 def params(**kw):
     p = dict(profile="quick", dataset="mnist", n_train=200, n_test=40, subset_seed=0, val_fraction=0.1, seeds=1,
              epochs=1, batch_size=64, lr=1.0, sgt_k=0.5, lam=1.0, rank_by="abs", alpha=0.95, top_n=5, w=0.1,
-             k_min=0.2, k_max=0.8, k_init=0.5, signed_seeds=1, drop_methods=["grad", "random"], n_drop=16,
+             k_min=0.2, k_max=0.8, k_init=0.5, signed_seeds=1, log_prob_seeds=1, drop_methods=["grad", "random"], n_drop=16,
              ig_steps=2, nt_samples=2, device="cpu")
     return types.SimpleNamespace(**(p | kw))
 
@@ -165,6 +179,8 @@ def test_run_assembles_every_table_and_number_of_the_page(result):
     assert n["pk_page"] == "234 / 388 / 544" and n["paper_mot"] == pytest.approx(16.0)
     assert n["mot_trad"] == pytest.approx(100 * R.runs.rises_prob.iloc[0])
     assert n["signed_text"].startswith("over 1 seed(s), the signed ranking gives a Gradient AUC of")
+    assert R.log_prob.training.tolist() == ["sgt_log_prob"]
+    assert n["log_prob_text"].startswith("over 1 seed(s), the saliency of the log-probability gives a Gradient AUC")
     kf = R.k_final[0].float()
     assert (n["k_lo"], n["k_med"], n["k_hi"]) == (int(kf.min()), int(kf.median()), int(kf.max()))
     assert len(kf) == n["n_train_used"] and R.k_quantiles[0].shape[0] == 2  # epochs + 1
@@ -211,3 +227,16 @@ def test_every_glue_reference_of_the_page_is_glued(result):
     missing = used - by_page - figures - set(R.numbers)
     assert not missing, f"glued nowhere: {sorted(missing)}"
     assert {"fig_masks", "fig_validation", "fig_drop", "fig_k", "fig_maps"} <= figures & used
+
+
+def test_the_official_code_variants_each_change_one_sgt_setting():
+    from roarkit.core import sgt, training
+    from roarkit.experiments.sgt_study import Study
+    st = Study(None, training.TrainConfig(), sgt.SGTConfig(k=0.3, lam=0.5))
+    book = st.train_params("sgt", 0)
+    for variant, change in (("sgt_signed", {"rank_by": "signed"}), ("sgt_log_prob", {"grad_of": "log_prob"})):
+        p = st.train_params(variant, 0)
+        assert p["training"] == "sgt" and p["sgt"] == book["sgt"] | change
+        assert st._resolve(variant)[1] == sgt.SGTConfig(**book["sgt"] | change)
+    with pytest.raises(ValueError, match="unknown training 'sgt_other'"):
+        st.train_params("sgt_other", 0)

@@ -33,6 +33,20 @@ def unit(i: int, steps: int = STEPS) -> dict:
     return {"state": model.state_dict(), "loss": loss.item(), "pred": model(x[:16]).detach(), "unit": i}
 
 
+def counting(steps: int, *, stop_at: int | None = None, checkpoint=None) -> dict:
+    """A resumable unit: counts to ``steps``, writing its progress to ``checkpoint`` after each step and
+    starting from it when present; raises after ``stop_at`` steps (an interrupted run)."""
+    import os
+    start = torch.load(checkpoint, weights_only=True)["done"] if checkpoint and os.path.exists(checkpoint) else 0
+    for done in range(start, steps):
+        if stop_at is not None and done == stop_at:
+            raise RuntimeError(f"interrupted after {done} steps")
+        if checkpoint:
+            os.makedirs(os.path.dirname(checkpoint), exist_ok=True)
+            torch.save({"done": done + 1}, checkpoint)
+    return {"steps": steps, "resumed_from": start, "checkpoint": checkpoint or ""}
+
+
 def big(mb: int) -> dict:
     g = torch.Generator().manual_seed(7)
     return {"big": torch.randn(mb * 2**20 // 4, generator=g), "mb": mb}
@@ -66,3 +80,9 @@ def main(argv=None) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1:])
+
+
+def malloc_environment() -> dict:
+    """A unit's view of the allocator variables of the process that runs it."""
+    import os
+    return {k: os.environ.get(k) for k in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")}

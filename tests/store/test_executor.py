@@ -339,3 +339,40 @@ def test_settings_from_the_environment_are_checked_the_same_way(env):
     s = Settings.from_env({"ROARKIT_EXECUTOR": "ray", "ROARKIT_WORKERS": "3", "ROARKIT_WORKER_WRITES": "1"})
     assert s.check() == Settings(executor="ray", workers=3, worker_writes=True)
     assert Settings.from_env(s.to_env()) == s
+
+
+# -- allocator settings of the processes that run units -------------------------------------------------
+def test_malloc_env_gives_roarkit_settings_keeps_the_users_and_can_be_turned_off():
+    from roarkit.store.executor import MALLOC, malloc_env
+    from roarkit.store.settings import ExecutorError
+    assert malloc_env({}) == MALLOC == {"MALLOC_MMAP_THRESHOLD_": "33554432",
+                                        "MALLOC_TRIM_THRESHOLD_": "68719476736",
+                                        "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
+    assert malloc_env({"MALLOC_MMAP_THRESHOLD_": "1024"}) == {k: v for k, v in MALLOC.items()
+                                                               if k != "MALLOC_MMAP_THRESHOLD_"}
+    assert malloc_env({"ROARKIT_MALLOC": "glibc"}) == {} and malloc_env({"ROARKIT_MALLOC": " Roarkit "}) == MALLOC
+    with pytest.raises(ExecutorError, match="ROARKIT_MALLOC='jemalloc': use 'roarkit'.*or 'glibc'"):
+        malloc_env({"ROARKIT_MALLOC": "jemalloc"})
+
+
+@pytest.mark.parametrize("choice", ["roarkit", "glibc"])
+def test_ray_workers_start_with_the_allocator_settings(choice, monkeypatch):
+    """The workers' environment holds MALLOC (or nothing with ROARKIT_MALLOC=glibc); the driver's own
+    environment is left alone. (test_workers_may_write_the_store_themselves compares their entries
+    bitwise with in-process ones computed without these settings.)"""
+    import ray
+    import _store_worker
+    from roarkit.store import Unit
+    from roarkit.store.executor import MALLOC
+    for k in MALLOC:
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("ROARKIT_MALLOC", choice)
+    ray.cloudpickle.register_pickle_by_value(_store_worker)
+    unit = Unit("env", {}, None, _store_worker.malloc_environment)
+    try:
+        seen = [done.value for _, done in RayExecutor(Settings(executor="ray", workers=1)).run([unit])]
+    finally:
+        ray.shutdown()
+        ray.cloudpickle.unregister_pickle_by_value(_store_worker)
+    assert seen == [MALLOC if choice == "roarkit" else dict.fromkeys(MALLOC)]
+    assert all(k not in os.environ for k in MALLOC)

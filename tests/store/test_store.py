@@ -391,3 +391,27 @@ def test_usage_counts_computed_and_reused_units_once(tmp_path):
     assert page.computed_in(rec) == "; it reused 55 stored unit(s) of work that took 14.2 min to compute"
     assert status.duration(rec) == "8 s (+ 14.2 min in 55 stored units)"
     assert page.computed_in({"seconds": 3}) == "" and status.duration({"seconds": 3.0}) == "3 s"  # older records
+
+
+def test_a_resumable_unit_gets_a_checkpoint_resumes_from_it_and_the_store_removes_it(tmp_path):
+    """An interrupted long unit keeps its checkpoint; the rerun resumes there, and once its entry is
+    written the checkpoint is gone. The checkpoint file is no part of the key."""
+    from roarkit.store import Unit
+    from roarkit.store.executor import InProcess, UnitError
+    store = Store(tmp_path / "store")
+    key = store.key("count", {"steps": 5}, None, _store_worker.CODE)
+    ck = store.checkpoint("count", key)
+    assert ck.parent == tmp_path / "store" / ".checkpoints" / "count"
+    unit = Unit("count", {"steps": 5}, None, _store_worker.counting, (5,), {"stop_at": 3}, code=_store_worker.CODE,
+                resumable=True)
+    with pytest.raises(UnitError, match="interrupted after 3 steps"):
+        store.map([unit], executor=InProcess())
+    assert torch.load(ck, weights_only=True) == {"done": 3} and list(store) == []
+    entry = store.map([replace(unit, kwargs={})], executor=InProcess())[0]
+    assert entry.value == {"steps": 5, "resumed_from": 3, "checkpoint": str(ck)} and entry.key == key
+    assert not ck.exists() and [e.key for e in store] == [key]  # the listing never shows checkpoints
+    # a unit that is not resumable gets no checkpoint
+    plain = store.map([Unit("count", {"steps": 2}, None, _store_worker.counting, (2,), code=_store_worker.CODE)],
+                      executor=InProcess())[0]
+    assert plain.value == {"steps": 2, "resumed_from": 0, "checkpoint": ""}
+    assert list((tmp_path / "store" / ".checkpoints").rglob("*.pt")) == []
