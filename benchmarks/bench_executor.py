@@ -17,13 +17,20 @@ executor's default); ``--two-threads`` adds the trainings in-process with 2 intr
 behaviour before the executor (not bitwise equal to the others). Peak memory: the resident memory of this
 process and every process under it (Ray's workers, raylet and GCS), summed, sampled every 50 ms.
 
+The units run with roarkit's allocator settings (``--malloc roarkit``, the default:
+:data:`roarkit.store.executor.MALLOC` in this process, which computes the in-process units, and in Ray's
+workers) or with glibc's defaults (``--malloc glibc``); the script restarts itself once with the chosen
+environment, since glibc reads it when a process starts.
+
     python benchmarks/bench_executor.py                                     # the figures in benchmarks/README.md
+    python benchmarks/bench_executor.py --malloc glibc                      # the same with glibc's defaults
     python benchmarks/bench_executor.py --epochs 1 --n-train 300 --n-test 200 --chunks 2 --chunk-images 2 \
         --noop 3 --no-two-threads --out /tmp/x                               # smoke test
 """
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -35,7 +42,7 @@ from roarkit.core import data, divergence, models, training
 from roarkit.core.saliency.baselines import Stats
 from roarkit.experiments import sgt_study
 from roarkit.store import Settings, Store, Unit
-from roarkit.store.executor import InProcess, RayExecutor
+from roarkit.store.executor import MALLOC, InProcess, RayExecutor, malloc_env
 
 from common import header, kilo, parser, quiet, setup, write
 
@@ -120,7 +127,10 @@ def main():
     p.add_argument("--noop", type=int, default=100)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--two-threads", action=argparse_bool, default=True)
+    p.add_argument("--malloc", choices=("roarkit", "glibc"), default="roarkit",
+                   help="allocator settings of every process that runs units (default: roarkit's)")
     args = p.parse_args()
+    restart_with_allocator(args.malloc)
     device = setup(args)
     out = header(device, args)
     ds = data.load("mnist", n_train=args.n_train, n_test=args.n_test, seed=0, device=device)
@@ -166,7 +176,8 @@ def main():
         speed["trainings_vs_two_threads"] = (r["trainings | in-process, 2 intra-op threads"]["seconds"]
                                              / r[f"trainings | ray, {args.workers} workers"]["seconds"])
     overhead = (r[f"no-op units | ray, {args.workers} workers"]["seconds"] / args.noop) if args.noop else None
-    out |= {"data": ds.info.as_dict(), "results": results, "speedup": speed, "ray_overhead_seconds_per_unit": overhead,
+    out |= {"malloc": args.malloc, "malloc_env": {k: os.environ.get(k) for k in MALLOC},
+            "data": ds.info.as_dict(), "results": results, "speedup": speed, "ray_overhead_seconds_per_unit": overhead,
             "in_process_overhead_seconds_per_unit": r["no-op units | in-process"]["seconds"] / args.noop
             if args.noop else None, "target_trainings_speedup": 1.7}
     print(f"speed-up on Ray, {args.workers} workers: trainings {speed['trainings']:.2f}x (target >= 1.7x), "
@@ -176,7 +187,19 @@ def main():
     if overhead is not None:
         print(f"overhead per unit: Ray {1000 * overhead:.1f} ms, in-process "
               f"{1000 * out['in_process_overhead_seconds_per_unit']:.1f} ms (a round trip and a store write)")
-    write(out, args.out, f"{device.type}-executor-mnist{kilo(args.n_train)}")
+    write(out, args.out, f"{device.type}-executor-mnist{kilo(args.n_train)}"
+          + ("-glibc-malloc" if args.malloc == "glibc" else ""))
+
+
+def restart_with_allocator(choice: str) -> None:
+    """Re-execute this script once with the allocator environment ``choice`` asks for (glibc reads it at
+    process start): roarkit's :data:`MALLOC` entries, or none of them and ``ROARKIT_MALLOC=glibc``."""
+    env = {k: v for k, v in os.environ.items() if k not in MALLOC or choice == "roarkit"}
+    env["ROARKIT_MALLOC"] = choice
+    env |= malloc_env(env)
+    if all(os.environ.get(k) == env.get(k) for k in set(env) | set(MALLOC)):
+        return
+    os.execve(sys.executable, [sys.executable, *sys.argv], env)
 
 
 def argparse_bool(*a, **kw):

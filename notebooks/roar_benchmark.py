@@ -46,6 +46,7 @@ thresholds = [10, 30, 50, 70, 90]
 seeds = 5
 leakage = True  # also train on the removal mask alone
 n_train = 0  # training images per dataset (0: every image available)
+n_train_by_dataset = {}  # n_train of named datasets, e.g. {"fashion_mnist": 20000}
 n_test = 0  # test images per dataset (0: every image available)
 subset_seed = 0
 epochs = 10  # the ROAR report's training, as on the previous page

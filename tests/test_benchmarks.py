@@ -1,5 +1,6 @@
 """The grid, IG and SGT/SMOOT benchmarks run end to end at smoke settings and write the JSON they promise."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -116,3 +117,48 @@ def test_bench_executor_smoke(tmp_path, mnist_dir):
     assert r["speedup"]["trainings"] > 0 and r["ray_overhead_seconds_per_unit"] > 0 and r["ray_start_seconds"] > 0
     assert all(row["peak_mb"] > 0 for row in rows.values())
     assert "speed-up on Ray, 2 workers: trainings" in proc.stdout and "overhead per unit: Ray" in proc.stdout
+    from roarkit.store.executor import MALLOC
+    assert r["malloc"] == "roarkit" and r["malloc_env"] == MALLOC  # the process restarted with the settings
+
+
+def test_bench_executor_with_glibcs_allocator_defaults(tmp_path):
+    """--malloc glibc: the process runs without roarkit's allocator settings (and says so in its JSON)."""
+    from roarkit.store.executor import MALLOC
+    cmd = [sys.executable, str(BENCH / "bench_executor.py"), "--device", "cpu", "--out", str(tmp_path), "--epochs", "1",
+           "--n-train", "300", "--n-test", "100", "--chunks", "1", "--chunk-images", "1", "--noop", "1",
+           "--no-two-threads", "--malloc", "glibc"]
+    env = {**os.environ, **MALLOC}  # even when the caller's environment has them
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    r = json.loads((tmp_path / "cpu-executor-mnist0.3k-glibc-malloc.json").read_text())
+    assert r["malloc"] == "glibc" and r["malloc_env"] == dict.fromkeys(MALLOC)
+
+
+def test_estimate_counts_a_pages_units_and_scales_timed_samples(tmp_path, mnist_dir):
+    """benchmarks/estimate.py on the quick profiles: every unit of the page counted, each kind timed on a
+    sample, and the totals the sum of the rows."""
+    for page, kinds in (("sgt_mnist", {"sgt_train traditional", "sgt_train sgt", "sgt_train smoot", "sgt_drop"}),
+                        ("roar_benchmark", None)):
+        out = tmp_path / f"{page}.json"
+        cmd = [sys.executable, str(BENCH / "estimate.py"), page, "--profile", "quick", "--sample", "300",
+               "--out", str(out)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO,
+                              env={**os.environ, "ROARKIT_CACHE": str(tmp_path / "store")})
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        r = json.loads(out.read_text())
+        rows = {row["unit"]: row for row in r["rows"]}
+        assert all(row["seconds_each"] > 0 for row in rows.values()), rows
+        assert abs(r["core_hours"] - sum(row["seconds_total"] for row in rows.values()) / 3600) < 1e-9
+        assert f"estimate of {page} --profile quick" in proc.stdout and "core-hours" in proc.stdout
+        p = r["params"]
+        if kinds:
+            assert set(rows) == kinds
+            assert rows["sgt_train sgt"]["units"] == p["seeds"] and rows["sgt_drop"]["units"] == 3 * p["seeds"]
+            assert rows["sgt_drop"]["to_run"] == 3 * p["seeds"]  # nothing of it in this test's store
+        else:
+            models = len(p["estimators"]) * len(p["modes"]) * len(p["thresholds"]) * p["seeds"] \
+                + (len(p["estimators"]) * len(p["thresholds"]) * p["seeds"] if p["leakage"] else 0)
+            for d in p["datasets"]:
+                group = rows[f"{d}: base models and ROAR/KAR retrainings (lock-step groups of 16)"]
+                assert group["models"] == models + p["seeds"]
+                assert {f"{d}: ranks {m}" for m in p["estimators"]} <= set(rows)

@@ -64,6 +64,16 @@ def _datasets(v):
     return f"unknown dataset(s) {bad}; known: {', '.join(DATASETS)}" if bad else None
 
 
+def _per_dataset_counts(v):
+    if not isinstance(v, dict):
+        return f"must be a mapping of dataset name to image count, e.g. {{fashion_mnist: 20000}}, got {v!r}"
+    bad = _datasets(list(v)) if v else None
+    if bad:
+        return bad
+    wrong = {k: n for k, n in v.items() if isinstance(n, bool) or not isinstance(n, int) or n < 0}
+    return f"counts must be whole numbers >= 0 (0 = all available), got {wrong}" if wrong else None
+
+
 def _thresholds(v):
     if not isinstance(v, (list, tuple)) or not v:
         return f"must be a non-empty list of percentages, got {v!r}"
@@ -120,6 +130,8 @@ RULES: dict[str, Rule] = {
                     "the one dataset a page runs on: 'mnist' or 'fashion_mnist'"),
     "n_train": Rule(_int(0), "training images to use per dataset (0 = all available)"),
     "n_test": Rule(_int(0), "test images to use per dataset (0 = all available)"),
+    "n_train_by_dataset": Rule(_per_dataset_counts, "training images of named datasets, overriding n_train for "
+                                                    "them, e.g. {fashion_mnist: 20000} (0 = all available)"),
     "subset_seed": Rule(_int(0), "seed of the stratified subset when n_train/n_test is set"),
     "seeds": Rule(_int(1), "independent training runs (seeds 0..seeds-1)"),
     "seed": Rule(_int(0), "seed of a single training run"),

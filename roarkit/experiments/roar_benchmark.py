@@ -157,7 +157,8 @@ class RoarBenchmarkResult:
 
 def run(p, store: Store | None = None) -> RoarBenchmarkResult:
     """The page from its parameters ``p`` (``datasets``, ``estimators`` (must include "random"), ``modes``,
-    ``thresholds``, ``seeds``, ``leakage``, ``n_train``, ``n_test``, ``subset_seed``, ``epochs``,
+    ``thresholds``, ``seeds``, ``leakage``, ``n_train`` (``n_train_by_dataset`` overrides it per dataset),
+    ``n_test``, ``subset_seed``, ``epochs``,
     ``batch_size``, ``lr``, ``momentum``, ``ig_steps``, ``nt_samples``, ``device``)."""
     if REFERENCE not in p.estimators:
         raise ValueError("estimators must include 'random': every estimator is compared with it")
@@ -168,7 +169,8 @@ def run(p, store: Store | None = None) -> RoarBenchmarkResult:
               store=store)
     grids, rows, leak = {}, [], []
     for name in p.datasets:
-        ds = D.load(name, n_train=p.n_train or None, n_test=p.n_test or None, seed=p.subset_seed, device=device)
+        n_train = getattr(p, "n_train_by_dataset", {}).get(name, p.n_train)
+        ds = D.load(name, n_train=n_train or None, n_test=p.n_test or None, seed=p.subset_seed, device=device)
         grids[name] = Grid(ds, config, modes=tuple(p.modes), **kw)
         rows += grids[name].run()
         if p.leakage:

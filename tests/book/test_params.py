@@ -30,8 +30,24 @@ def test_int_accepted_where_float_default():
     ("note", 3, "same kind as its default"),
 ])
 def test_invalid_value_named_in_one_message(name, value, words):
+    _invalid(name, value, words)
+
+
+@pytest.mark.parametrize("value,words", [
+    ({"imagenet": 5}, "unknown dataset"),
+    ({"fashion_mnist": -1}, "whole numbers >= 0"),
+    ({"fashion_mnist": 2.5}, "whole numbers >= 0"),
+    ([20000], "mapping of dataset name to image count"),
+])
+def test_per_dataset_training_counts_are_checked(value, words):
+    defaults = {**DEFAULTS, "n_train_by_dataset": {}}
+    assert check({**defaults, "n_train_by_dataset": {"fashion_mnist": 20000, "mnist": 0}}, defaults)
+    _invalid("n_train_by_dataset", value, words, defaults)
+
+
+def _invalid(name, value, words, defaults=DEFAULTS):
     with pytest.raises(ParameterError) as err:
-        check({**DEFAULTS, name: value}, DEFAULTS, page="page 'x'")
+        check({**defaults, name: value}, defaults, page="page 'x'")
     msg = str(err.value)
     assert msg.startswith("page 'x': parameter " + repr(name))
     assert words in msg

@@ -153,6 +153,14 @@ def test_run_assembles_the_page(result):
     assert set(R.examples["mnist"]) == {"grad", "random"} and R.examples["mnist"]["grad"].shape == (1, 784)
 
 
+def test_training_images_per_dataset_override_n_train(run_experiment):
+    """n_train_by_dataset sets one dataset's training images (the full-cpu profile: all of MNIST, 20,000
+    of Fashion-MNIST); the others keep n_train."""
+    kw = dict(datasets=["mnist", "fashion_mnist"], leakage=False, n_test=50, n_train_by_dataset={"fashion_mnist": 120})
+    _, R = run_experiment(RB.run, params(**kw))
+    assert {n: g.data.info.n_train for n, g in R.grids.items()} == {"mnist": 200, "fashion_mnist": 120}
+
+
 def test_rerun_reads_every_unit_back(result):
     store, R = result
     again = RB.run(params(), store)

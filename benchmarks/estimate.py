@@ -1,0 +1,164 @@
+"""What a long page will cost before it runs: its units of work, counted as the page builds them, and
+each kind timed on a sample (one intra-op thread, CPU seconds of this process, so that runs beside it
+do not inflate the figure), then scaled to the page's settings.
+
+    python benchmarks/estimate.py sgt_mnist --profile full-cpu
+    python benchmarks/estimate.py sgt_fashion_mnist --profile full-cpu -p epochs 30
+    python benchmarks/estimate.py roar_benchmark --profile full-cpu --workers 2
+
+Pages: ``sgt_mnist``, ``sgt_fashion_mnist`` (trainings: one epoch of each variant on a sample of the
+training images, scaled by images and epochs; accuracy-drop curves: every method on a sample of the test
+images, scaled to ``n_drop``) and ``roar_benchmark`` (lock-step groups: one epoch of a 16-model group on
+a sample, scaled by models, images and epochs; rankings: each estimator on a sample of images, scaled to
+the training and test images). The units already in the store (``ROARKIT_CACHE``) are counted as done.
+Wall time on ``--workers`` cores assumes the units spread evenly, times ``--contention`` (the slow-down of
+a training while the other core trains too: 1.3 measured by bench_executor.py on the build machine).
+The JSON (``--out``) holds every row.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import types
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+import yaml
+
+from roarkit.book import discover
+from roarkit.core import curves, data as D, engine, models, training
+from roarkit.core.saliency import AttributionConfig, attribute
+from roarkit.core.device import resolve_device
+from roarkit.experiments import roar_grid, sgt as S
+from roarkit.experiments.base_models import train_config
+from roarkit.experiments.sgt_study import _net
+from roarkit.store import Store
+
+PAGES = ("sgt_mnist", "sgt_fashion_mnist", "roar_benchmark")
+
+
+def params(page: str, profile: str, overrides: dict) -> types.SimpleNamespace:
+    """The page's parameters as ``python -m roarkit run PAGE --profile P -p ...`` would give them."""
+    with open(discover.profile_file(profile, page)) as f:
+        p = yaml.safe_load(f) or {}
+    p |= overrides | discover.fixed_parameters(page)
+    return types.SimpleNamespace(**p)
+
+
+def cpu_seconds(fn) -> float:
+    torch.set_num_threads(1)
+    t0 = time.process_time()
+    fn()
+    return time.process_time() - t0
+
+
+def subset(ds, n_train: int, n_test: int | None = None):
+    return replace(ds, x_train=ds.x_train[:n_train], y_train=ds.y_train[:n_train],
+                   **({} if n_test is None else {"x_test": ds.x_test[:n_test], "y_test": ds.y_test[:n_test]}))
+
+
+def sgt_rows(p, sample: int) -> list[dict]:
+    ds = D.load(p.dataset, n_train=p.n_train or None, n_test=p.n_test or None, seed=p.subset_seed,
+                device=resolve_device(p.device))
+    store = Store()
+    st = S.study(p, ds, store)
+    seeds = list(range(p.seeds))
+    runs = [(v, s) for v in S.VARIANTS for s in seeds] + [("sgt_signed", s) for s in seeds[:p.signed_seeds]] \
+        + [("sgt_log_prob", s) for s in seeds[:getattr(p, "log_prob_seeds", 0)]]
+    n_img = len(ds.y_train)
+    small = S.study(p, subset(ds, min(sample, n_img), 200), Store(Path("/nonexistent")))
+    rows = []
+    for variant in dict.fromkeys(v for v, _ in runs):
+        sec = []
+        for epochs in (1, 1, 2):  # the first call warms up; one epoch less than two is an epoch's cost
+            small.config = training.TrainConfig(epochs=epochs, batch_size=p.batch_size, optimizer="adadelta", lr=p.lr)
+            unit = small.train_unit(variant, 0)
+            sec.append(cpu_seconds(lambda: unit.fn(*unit.args, **unit.kwargs)))
+        epoch, fixed = sec[2] - sec[1], max(0.0, 2 * sec[1] - sec[2])  # fixed: building, testing on 200 images
+        each = epoch * n_img / len(small.data.y_train) * p.epochs + fixed * len(ds.y_test) / 200
+        todo = [s for v, s in runs if v == variant and store._get_unit(st.train_unit(v, s)) is None]
+        rows.append({"unit": f"sgt_train {variant}", "units": sum(v == variant for v, _ in runs), "to_run": len(todo),
+                     "sample": f"an epoch on {len(small.data.y_train)} images: {epoch:.1f} s", "seconds_each": each})
+    n_drop = min(p.n_drop, len(ds.y_test))
+    k = min(100, n_drop)
+    net = _net(st.model_name, ds, 0, models.build(st.model_name, seed=0, in_channels=ds.image_shape[0],
+                                                 image_size=ds.image_shape[1], num_classes=ds.num_classes).state_dict())
+    attr = AttributionConfig(ig_steps=p.ig_steps, nt_samples=p.nt_samples)
+    sec = cpu_seconds(lambda: curves.accuracy_drop(net, ds.x_test[:k], ds.y_test[:k], p.drop_methods,
+                                                   curves.PERCENTS, attr))
+    done = sum(store._get_unit(st.evaluate_unit(v, s, methods=p.drop_methods, n_drop=n_drop, attr=attr,
+                                                state_dict={})) is not None for v, s in runs)
+    rows.append({"unit": "sgt_drop", "units": len(runs), "to_run": len(runs) - done,
+                 "sample": f"{len(p.drop_methods)} methods on {k} test images: {sec:.1f} s",
+                 "seconds_each": sec * n_drop / k})
+    return rows
+
+
+def roar_rows(p, sample: int) -> list[dict]:
+    device = resolve_device(p.device)
+    config, attr = train_config(p), AttributionConfig(ig_steps=p.ig_steps, nt_samples=p.nt_samples)
+    rows = []
+    for name in p.datasets:
+        n_train = getattr(p, "n_train_by_dataset", {}).get(name, p.n_train)
+        ds = D.load(name, n_train=n_train or None, n_test=p.n_test or None, seed=p.subset_seed, device=device)
+        n_tr, n_te = len(ds.y_train), len(ds.y_test)
+        small = subset(ds, min(sample, n_tr), min(sample, n_te))
+        group = engine.CPU_GROUP
+        sec = [cpu_seconds(lambda: roar_grid.base_group("roar", small, replace(config, epochs=e), list(range(group))))
+               for e in (1, 1, 2)]  # the first call warms up
+        sec = sec[2] - sec[1]  # an epoch of the group, without building and testing
+        per_model_epoch = sec / group * n_tr / len(small.y_train)
+        grid = roar_grid.Grid(ds, config, methods=tuple(p.estimators), thresholds=tuple(p.thresholds),
+                              seeds=tuple(range(p.seeds)), modes=tuple(p.modes), attr=attr)
+        models_roar = len(grid.units()) + (len(p.estimators) * len(p.thresholds) * p.seeds if p.leakage else 0)
+        rows.append({"unit": f"{name}: base models and ROAR/KAR retrainings (lock-step groups of {group})",
+                     "units": -(-models_roar // group) + 1, "to_run": None, "models": models_roar + p.seeds,
+                     "sample": f"1 epoch of {group} models on {len(small.y_train)} images: {sec:.1f} s",
+                     "seconds_each": per_model_epoch * config.epochs * group,
+                     "seconds_total": per_model_epoch * config.epochs * (models_roar + p.seeds)})
+        net = models.build("roar", seed=0, in_channels=ds.image_shape[0], image_size=ds.image_shape[1],
+                           num_classes=ds.num_classes, device=device).eval()
+        k = 64
+        for m in p.estimators:
+            sec = cpu_seconds(lambda: attribute(net, small.x_test[:k], small.y_test[:k], m, attr, seed=0))
+            each = sec * (n_tr + n_te) / k
+            rows.append({"unit": f"{name}: ranks {m}", "units": p.seeds, "to_run": None,
+                         "sample": f"{k} images: {sec:.2f} s", "seconds_each": each, "seconds_total": each * p.seeds})
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("page", choices=PAGES)
+    ap.add_argument("--profile", default="full-cpu")
+    ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--contention", type=float, default=1.3)
+    ap.add_argument("--sample", type=int, default=2000, help="training images of the timed samples")
+    ap.add_argument("--out", help="write the rows and totals to this JSON file")
+    a = ap.parse_args(argv)
+    p = params(a.page, a.profile, {k: discover.parse_value(v) for k, v in a.parameter})
+    rows = roar_rows(p, a.sample) if a.page == "roar_benchmark" else sgt_rows(p, a.sample)
+    total = todo = 0.0
+    print(f"estimate of {a.page} --profile {a.profile} (CPU seconds, one intra-op thread; this machine)")
+    for r in rows:
+        r.setdefault("seconds_total", r["seconds_each"] * r["units"])
+        left = r["seconds_total"] if r["to_run"] is None else r["seconds_each"] * r["to_run"]
+        total, todo = total + r["seconds_total"], todo + left
+        print(f"  {r['unit']:<62} {r['units']:>4} units  {r['seconds_each'] / 3600:6.2f} core-h each  "
+              f"{r['seconds_total'] / 3600:6.2f} core-h  (sample: {r['sample']})")
+    wall = todo / a.workers * a.contention / 3600
+    print(f"total {total / 3600:.1f} core-hours; still to run {todo / 3600:.1f} core-hours, about {wall:.1f} h "
+          f"wall on {a.workers} workers (x{a.contention} contention)")
+    if a.out:
+        Path(a.out).write_text(json.dumps({"page": a.page, "profile": a.profile, "params": vars(p), "rows": rows,
+                                           "core_hours": total / 3600, "core_hours_to_run": todo / 3600,
+                                           "wall_hours": wall, "workers": a.workers}, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
