@@ -102,6 +102,7 @@ fig = figs.fig_bench_curves(R.rows)
 page.figure("fig_bench_curves", fig)
 
 # %% [markdown]
+# (roar-benchmark-verdicts)=
 # ## Which estimators beat random?
 #
 # For each estimator the table gives the accuracy difference to random removal, averaged over the

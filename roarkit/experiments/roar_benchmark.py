@@ -93,7 +93,7 @@ def hooker_texts(diffs: pd.DataFrame, datasets, estimators) -> dict:
         got = set(beats[beats.dataset == dname].method)
         word = "holds" if hooker_holds(got, est) else "does not hold"
         names = ", ".join(label("method", m) for m in est if m in got) or "none"
-        out[f"hooker_{dname}"] = f"**{word}** ({names} beat random)"
+        out[f"hooker_{dname}"] = f"**{word}**: {len(got)} of {len(set(est) - {REFERENCE})} estimators beat random"
         lines.append(f"- **{dname}**: under ROAR, {len(got)} of {len(set(est) - {REFERENCE})} estimators beat random "
                      f"({names}). Hooker et al.'s ImageNet finding (only the SmoothGrad² and VarGrad ensembles beat "
                      f"random) **{word}** here.")

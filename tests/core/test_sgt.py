@@ -204,17 +204,18 @@ def test_abs_and_signed_rankings_mask_different_pixels_of_the_same_gradient():
     assert by_sign.tolist() == [[True, False, True, False]] * 3
 
 
-def test_sgt_training_differs_by_rank_by(one_thread):
-    """The loop passes rank_by on: two trainings that differ only in it end with different weights."""
+@pytest.mark.parametrize("field,choices", [("rank_by", sgt.RANK_BY), ("grad_of", sgt.GRAD_OF)])
+def test_sgt_training_differs_by_rank_by_and_grad_of(field, choices, one_thread):
+    """The loop passes rank_by and grad_of on: two trainings that differ only in one end with different weights."""
     x, y = batch()
     x, y = x.repeat(4, 1, 1, 1), y.repeat(4)
     weights = {}
-    for rank_by in sgt.RANK_BY:
+    for choice in choices:
         model = linear_model()
         training.train(model, x, y, training.TrainConfig(epochs=1, batch_size=6, lr=0.5), seed=0,
-                       step=sgt.SGTStep(sgt.SGTConfig(rank_by=rank_by)), progress=False)
-        weights[rank_by] = model[1].weight.detach().clone()
-    assert not torch.allclose(weights["abs"], weights["signed"], atol=1e-4)
+                       step=sgt.SGTStep(sgt.SGTConfig(**{field: choice})), progress=False)
+        weights[choice] = model[1].weight.detach().clone()
+    assert not torch.allclose(*weights.values(), atol=1e-4)
 
 
 def test_sgt_config_bounds_are_inclusive_and_booleans_are_refused():
@@ -306,16 +307,7 @@ def test_log_prob_saliency_equals_captum_on_a_log_softmax_network_and_its_closed
         sgt.input_gradient(net, x, y, of="prob")
 
 
-def test_sgt_training_differs_by_grad_of_and_config_checks_it(one_thread):
-    x, y = batch()
-    x, y = x.repeat(4, 1, 1, 1), y.repeat(4)
-    weights = {}
-    for of in sgt.GRAD_OF:
-        model = linear_model()
-        training.train(model, x, y, training.TrainConfig(epochs=1, batch_size=6, lr=0.5), seed=0,
-                       step=sgt.SGTStep(sgt.SGTConfig(grad_of=of)), progress=False)
-        weights[of] = model[1].weight.detach().clone()
-    assert not torch.allclose(weights["logit"], weights["log_prob"], atol=1e-4)
+def test_grad_of_defaults_to_the_logit_and_is_checked():
     assert sgt.SGTConfig().grad_of == "logit"
     with pytest.raises(ValueError, match="grad_of must be 'logit'.*got 'softmax'"):
         sgt.SGTConfig(grad_of="softmax")

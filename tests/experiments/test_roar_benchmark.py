@@ -86,13 +86,13 @@ def test_hooker_texts_hand_worked():
         {"dataset": "mnist", "mode": "KAR", "method": "grad", "verdict": "beats random"},  # KAR does not count
     ])
     t = RB.hooker_texts(diffs, ["mnist"], ["grad", "grad_sg2", "random"])
-    assert t["hooker_mnist"] == "**holds** (Gradient + SmoothGrad² beat random)"
+    assert t["hooker_mnist"] == "**holds**: 1 of 2 estimators beat random"
     assert t["hooker_fashion_mnist"] == "not run"
     assert t["hooker_verdict"] == (
         "- **mnist**: under ROAR, 1 of 2 estimators beat random (Gradient + SmoothGrad²). Hooker et al.'s ImageNet "
         "finding (only the SmoothGrad² and VarGrad ensembles beat random) **holds** here.")
     t = RB.hooker_texts(diffs.iloc[1:], ["mnist"], ["grad", "grad_sg2", "random"])
-    assert t["hooker_mnist"] == "**does not hold** (none beat random)"
+    assert t["hooker_mnist"] == "**does not hold**: 0 of 2 estimators beat random"
 
 
 def test_label_rows_family_and_variant():
