@@ -242,7 +242,8 @@ class RayExecutor:
             if s.address:
                 ray.init(address=s.address, **kw)
             else:
-                ray.init(num_cpus=s.workers or os.cpu_count() or 1, **kw)
+                # "local": a new Ray of its own, even where `ray start` left a cluster on this machine
+                ray.init(address="local", num_cpus=s.workers or os.cpu_count() or 1, **kw)
             if s.gpus_per_unit and not ray.cluster_resources().get("GPU"):
                 ray.shutdown()
                 raise ExecutorError(f"{option('gpus_per_unit')} {s.gpus_per_unit} needs GPUs, and the Ray cluster "
