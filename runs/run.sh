@@ -9,5 +9,6 @@ for spec in "$@"; do
   page=${spec%%:*}; profile=${spec#*:}
   echo "== $(date -u +%FT%TZ) $page --profile $profile"
   .venv/bin/python -m roarkit run "$page" --profile "$profile" --executor ray --workers 2 --no-build
-  echo "== $(date -u +%FT%TZ) $page exit $?"
+  rc=$?
+  echo "== $(date -u +%FT%TZ) $page exit $rc"
 done

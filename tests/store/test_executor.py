@@ -134,9 +134,13 @@ def test_ray_gives_bitwise_the_in_process_entries_and_numbers(reference, workers
     assert all(json.loads(p.read_text())["threads"] == 1 for p in cache.glob("*/??/*.json"))
 
 
-def ray_workers_running(parent: psutil.Process | None = None) -> list[psutil.Process]:
-    """Ray worker processes now running a unit (Ray titles them ``ray::_ray_task``)."""
-    procs = parent.children(recursive=True) if parent else psutil.process_iter()
+def ray_workers_running(parent: psutil.Process) -> list[psutil.Process]:
+    """Ray worker processes under ``parent`` now running a unit (Ray titles them ``ray::_ray_task``): never
+    one of another Ray on this machine (a long run beside the tests)."""
+    try:
+        procs = parent.children(recursive=True)
+    except psutil.Error:
+        return []
     out = []
     for p in procs:
         try:
@@ -161,7 +165,7 @@ def wait_for(condition, proc: subprocess.Popen, timeout: float = 120, what: str 
 
 def test_a_worker_killed_mid_run_loses_nothing(reference, tmp_path, env):
     proc, cache, root = start_page(tmp_path, "kill-worker", env, "--executor", "ray", "--workers", "2")
-    victim = wait_for(ray_workers_running, proc, what="a unit to start")[0]
+    victim = wait_for(lambda: ray_workers_running(psutil.Process(proc.pid)), proc, what="a unit to start")[0]
     victim.send_signal(signal.SIGKILL)
     out, _ = proc.communicate(timeout=600)
     assert proc.returncode == 0, out
@@ -267,7 +271,34 @@ def cluster(env):
             second.wait(timeout=30)
         except subprocess.TimeoutExpired:
             second.kill()
-        subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        stop_cluster(port)
+
+
+def stop_cluster(port: int) -> None:
+    """Stop the Ray processes of the cluster at ``port`` and what they started, and no other: ``ray stop``
+    would also end every other Ray on this machine (a long run beside the tests)."""
+    def ours(p):
+        try:
+            return any(a.endswith(f":{port}") or a.endswith(f"={port}") for a in p.cmdline())
+        except psutil.Error:
+            return False
+    procs = [p for p in psutil.process_iter() if p.pid != os.getpid() and ours(p)]
+    for p in list(procs):
+        try:
+            procs += p.children(recursive=True)
+        except psutil.Error:
+            pass
+    for p in procs:
+        try:
+            p.terminate()
+        except psutil.Error:
+            pass
+    _, alive = psutil.wait_procs(procs, timeout=20)
+    for p in alive:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
 
 
 def test_a_two_node_cluster_computes_units_on_both_nodes(reference, cluster, tmp_path, env):
