@@ -15,7 +15,10 @@ Each backend writes into its own new store; the entries of every backend are com
 executor never changes a result). Every unit runs with one intra-op thread (``threads`` = 1, the
 executor's default); ``--two-threads`` adds the trainings in-process with 2 intra-op threads, roarkit's
 behaviour before the executor (not bitwise equal to the others). Peak memory: the resident memory of this
-process and every process under it (Ray's workers, raylet and GCS), summed, sampled every 50 ms.
+process and every process under it (Ray's workers, raylet and GCS), summed, sampled every
+``--memory-interval`` seconds (default 1; walking the process tree costs CPU time, which on Ray is
+taken from the workers being measured). The CPU seconds this process spends in each workload are
+reported too: in-process that is the whole work, on Ray the driver's share of the two cores.
 
 The units run with roarkit's allocator settings (``--malloc roarkit``, the default:
 :data:`roarkit.store.executor.MALLOC` in this process, which computes the in-process units, and in Ray's
@@ -53,18 +56,22 @@ def noop(i: int) -> dict:
 
 
 class TreeMemory:
-    """Peak of the summed resident memory of this process and all its descendants (50 ms sampling)."""
+    """Peak of the summed resident memory of this process and all its descendants (sampled every
+    ``interval`` seconds), wall time, and this process's CPU time over the block."""
+
+    def __init__(self, interval: float = 1.0):
+        self.interval = interval
 
     def __enter__(self):
-        self.peak, self._stop = 0, False
+        self.peak, self._stop = 0, threading.Event()
         self._t = threading.Thread(target=self._sample, daemon=True)
         self._t.start()
-        self._t0 = time.perf_counter()
+        self._t0, self._cpu0 = time.perf_counter(), time.process_time()
         return self
 
     def _sample(self):
         me = psutil.Process()
-        while not self._stop:
+        while True:
             total = 0
             for p in [me, *me.children(recursive=True)]:
                 try:
@@ -72,11 +79,13 @@ class TreeMemory:
                 except psutil.Error:
                     pass
             self.peak = max(self.peak, total)
-            time.sleep(0.05)
+            if self._stop.wait(self.interval):
+                return
 
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self._t0
-        self._stop = True
+        self.cpu_seconds = time.process_time() - self._cpu0
+        self._stop.set()
         self._t.join()
         self.peak_mb = self.peak / 2**20
 
@@ -100,8 +109,8 @@ def same(a, b) -> bool:
     return a == b or (a != a and b != b)
 
 
-def measure(name: str, units: list, executor, results: dict, reference: dict) -> dict:
-    with tempfile.TemporaryDirectory() as tmp, TreeMemory() as mem:
+def measure(name: str, units: list, executor, results: dict, reference: dict, interval: float = 1.0) -> dict:
+    with tempfile.TemporaryDirectory() as tmp, TreeMemory(interval) as mem:
         entries = Store(tmp).map(units, executor=executor, desc=name)
     values = [strip(e.value) for e in entries]
     ok = None
@@ -109,11 +118,12 @@ def measure(name: str, units: list, executor, results: dict, reference: dict) ->
         ok = all(same(a, b) for a, b in zip(values, reference[name.split(" | ")[0]]))
     else:
         reference[name.split(" | ")[0]] = values
-    out = {"seconds": mem.seconds, "peak_mb": mem.peak_mb, "units": len(units),
+    out = {"seconds": mem.seconds, "peak_mb": mem.peak_mb, "driver_cpu_seconds": mem.cpu_seconds, "units": len(units),
            "unit_seconds": sum(float(e.provenance["seconds"]) for e in entries), "bitwise_equal_to_in_process": ok}
     results[name] = out
     print(f"  {name:<44} {out['seconds']:8.1f} s  ({out['seconds'] / len(units):6.2f} s/unit)  "
-          f"peak {out['peak_mb']:7.0f} MB" + ("" if ok is None else f"  bitwise equal: {ok}"), flush=True)
+          f"peak {out['peak_mb']:7.0f} MB  driver CPU {out['driver_cpu_seconds']:6.1f} s"
+          + ("" if ok is None else f"  bitwise equal: {ok}"), flush=True)
     return out
 
 
@@ -127,6 +137,7 @@ def main():
     p.add_argument("--noop", type=int, default=100)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--two-threads", action=argparse_bool, default=True)
+    p.add_argument("--memory-interval", type=float, default=1.0, help="seconds between memory samples")
     p.add_argument("--malloc", choices=("roarkit", "glibc"), default="roarkit",
                    help="allocator settings of every process that runs units (default: roarkit's)")
     args = p.parse_args()
@@ -155,16 +166,16 @@ def main():
     ray_ex = RayExecutor(Settings(executor="ray", workers=args.workers))
     with quiet():
         for name, units in (("trainings", trainings), ("perturbation chunks", chunks), ("no-op units", noops)):
-            measure(f"{name} | in-process", units, InProcess(), results, reference)
+            measure(f"{name} | in-process", units, InProcess(), results, reference, args.memory_interval)
             if name == "trainings" and args.two_threads:
                 measure(f"{name} | in-process, 2 intra-op threads", units, InProcess(Settings(threads=2)), results,
-                        {})
+                        {}, args.memory_interval)
             if name == "trainings":
                 t0 = time.perf_counter()
                 ray_ex.start()
                 out["ray_start_seconds"] = time.perf_counter() - t0
                 print(f"  Ray started with {args.workers} workers in {out['ray_start_seconds']:.1f} s")
-            measure(f"{name} | ray, {args.workers} workers", units, ray_ex, results, reference)
+            measure(f"{name} | ray, {args.workers} workers", units, ray_ex, results, reference, args.memory_interval)
     import ray
     ray.shutdown()
     r = results

@@ -116,6 +116,10 @@ def test_bench_executor_smoke(tmp_path, mnist_dir):
     assert [rows[f"{w} | in-process"]["units"] for w in workloads] == [4, 2, 3]
     assert r["speedup"]["trainings"] > 0 and r["ray_overhead_seconds_per_unit"] > 0 and r["ray_start_seconds"] > 0
     assert all(row["peak_mb"] > 0 for row in rows.values())
+    # the driver's CPU time: in-process it trains (one thread, so at most its wall time); on Ray the workers do
+    t_in, t_ray = rows["trainings | in-process"], rows["trainings | ray, 2 workers"]
+    assert 0 < t_in["driver_cpu_seconds"] <= 1.1 * t_in["seconds"] + 1
+    assert 0 < t_ray["driver_cpu_seconds"] < 0.5 * t_ray["unit_seconds"]
     assert "speed-up on Ray, 2 workers: trainings" in proc.stdout and "overhead per unit: Ray" in proc.stdout
     from roarkit.store.executor import MALLOC
     assert r["malloc"] == "roarkit" and r["malloc_env"] == MALLOC  # the process restarted with the settings
