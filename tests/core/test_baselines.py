@@ -151,6 +151,11 @@ def test_imputation_fallbacks_default_to_zero_and_a_scalar_serves_every_channel(
     everything = torch.ones(1, 6, 7, dtype=torch.bool)
     assert torch.equal(_impute(how, x, everything, None), torch.zeros(1, *x.shape))
     assert torch.allclose(_impute(how, x, everything, 0.3), torch.full((1, *x.shape), 0.3), rtol=0, atol=1e-6)
+    # in float64 the fallback is taken in float64 too: 0.3 exactly, not float32's 0.30000001192...
+    x64 = x.double()
+    out = _impute(how, x64, everything, 0.3)
+    assert out.dtype == torch.float64
+    torch.testing.assert_close(out, torch.full((1, *x.shape), 0.3, dtype=torch.float64), rtol=0, atol=1e-12)
 
 
 def test_per_channel_masks_fall_back_per_channel():
@@ -187,8 +192,9 @@ def test_noisy_linear_adds_road_noise_from_the_seeded_stream_on_removed_pixels_o
                                0.05 * torch.randn(x.shape, generator=_noise_gen(5)) * mm, rtol=0, atol=1e-6)
 
 
-def test_shared_imputation_noise_is_seeded_and_drawn_mask_by_mask():
-    x = _rgb(3, 6, 7)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_shared_imputation_noise_is_seeded_and_drawn_mask_by_mask(dtype):
+    x = _rgb(3, 6, 7, dtype=dtype)
     removed = _masks()
     clean = B.impute_shared(x, removed, fallback=FALLBACK)
     assert torch.equal(clean, B.impute_shared(x, removed, fallback=FALLBACK, noise=0.0, seed=9))  # noise off
@@ -207,9 +213,10 @@ def test_shared_imputation_noise_is_seeded_and_drawn_mask_by_mask():
         for k, m in enumerate(removed):
             u = m.flatten().nonzero()[:, 0]
             if len(u):
-                draw = torch.randn(3 * 3, len(u), generator=g)
+                draw = torch.randn(3 * 3, len(u), generator=g, dtype=dtype)  # drawn in the images' dtype
                 got = (out[k] - clean[k]).reshape(9, -1)[:, u]
-                torch.testing.assert_close(got, B.ROAD_NOISE * draw, rtol=0, atol=1e-6)
+                assert got.dtype == dtype
+                torch.testing.assert_close(got, B.ROAD_NOISE * draw, rtol=0, atol=1e-6 if dtype == torch.float32 else 1e-12)
 
 
 # ------------------------------------------------------------------------------- stats and fills
@@ -364,6 +371,21 @@ def test_the_start_is_one_jacobi_step_exact_for_lone_pixels():
         for c in range(3):
             for a, b in m[0, 0].nonzero().tolist():
                 assert out[i, c, a, b].item() == pytest.approx(_neighbour_mean(x[i, c], a, b), rel=1e-5)
+
+
+def test_a_start_already_within_tolerance_is_returned_without_iterating():
+    """The solver stops on each image's own relative residual: with ``tol`` = 1e3 both images (scales 10³
+    and 10⁻³, a block removed from each) are within tolerance at the Jacobi start, so the answer is the
+    start itself (``max_iter=0``), although one image's residual exceeds the other's whole right-hand side.
+    A tight tolerance moves the block away from the start."""
+    x = torch.rand(2, 1, 12, 12, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    x = x * torch.tensor([1e3, 1e-3], dtype=torch.float64).view(2, 1, 1, 1)
+    m = torch.zeros(2, 1, 12, 12, dtype=torch.bool)
+    m[:, 0, 2:8, 3:9] = True
+    start = B.impute_linear(x, m, max_iter=0)
+    assert torch.equal(B.impute_linear(x, m, tol=1e3), start)
+    solved = B.impute_linear(x, m, tol=1e-10)
+    assert not torch.allclose(solved, start, rtol=1e-3, atol=0)
 
 
 def _lone_pixel_masks(n, h=5, w=6):
