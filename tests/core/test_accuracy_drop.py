@@ -164,3 +164,36 @@ def test_accuracy_drop_is_the_morf_curve_of_each_methods_ranking_with_its_seeds(
                                 config=gradients.AttributionConfig())
     assert torch.equal(default["random"]["true_prob"], zero["random"]["true_prob"])
     assert not torch.equal(default["random"]["true_prob"], out["random"]["true_prob"])
+
+
+def test_accuracy_drop_passes_its_config_and_breaks_ties_with_its_seed(one_thread):
+    """A config that changes the map (the predicted class explained, not the label) reaches the attribution,
+    and ``seed`` breaks the ranking's ties: the Sobel map of images whose lower half is flat zero ties 12 of
+    36 pixels (its two bottom rows), and at 75 % three of them are removed."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(36, 3)).eval()
+    g = torch.Generator().manual_seed(2)
+    x = torch.zeros(5, 1, 6, 6)
+    x[:, :, :3] = torch.rand(5, 1, 3, 6, generator=g)
+    pred = net(x).argmax(1)
+    y = (pred + 1) % 3  # every label differs from the prediction
+    cfg = gradients.AttributionConfig(target="predicted")
+    grad_cfg = gradients.attribute(net, x, y, "grad", cfg, seed=0)
+    assert not torch.equal(grad_cfg, gradients.attribute(net, x, y, "grad", gradients.AttributionConfig(), seed=0))
+    percents = [0, 25, 50, 75, 100]
+    out = curves.accuracy_drop(net, x, y, ("grad", "sobel"), percents=percents, config=cfg, seed=3)
+    ties = (removal.scores(gradients.attribute(net, x, y, "sobel", cfg)) == 0).sum(1)
+    assert bool((ties == 12).all())
+    for j, m in enumerate(("grad", "sobel")):
+        a = gradients.attribute(net, x, y, m, cfg, seed=303 + j)
+        rank = removal.ranks(removal.scores(a), 3)
+        prob, hit = curves.curve(net, x, y, rank, order="morf", baseline="image_uniform", stats=None,
+                                 steps=[p / 100 for p in percents], seed=3, correct=True)
+        assert torch.equal(out[m]["true_prob"], prob) and torch.equal(out[m]["correct"], hit)
+    # another tie-break (the same map and fill seeds) moves the 75 % point
+    other = removal.ranks(removal.scores(gradients.attribute(net, x, y, "sobel", cfg, seed=304)), 4)
+    prob4, _ = curves.curve(net, x, y, other, order="morf", baseline="image_uniform", stats=None,
+                            steps=[p / 100 for p in percents], seed=3, correct=True)
+    assert torch.equal(prob4[:, :3], out["sobel"]["true_prob"][:, :3])
+    assert not torch.equal(prob4[:, 3], out["sobel"]["true_prob"][:, 3])

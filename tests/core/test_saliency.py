@@ -69,6 +69,20 @@ def test_sobel_marks_a_vertical_edge():
     assert (e[2:6, :2] == 0).all() and (e[2:6, 6:7] == 0).all()
 
 
+def test_sobel_keeps_float64_and_each_channel_by_hand():
+    """Two channels in float64: a vertical step (|G_x| = 4 beside it) and a horizontal one of height 0.5
+    (|G_y| = 2); a corner pixel of the zero padding: √(G_x² + G_y²) written out."""
+    x = torch.zeros(1, 2, 6, 6, dtype=torch.float64)
+    x[0, 0, :, 3:] = 1.0
+    x[0, 1, 3:, :] = 0.5
+    e = attribution.sobel(x)
+    assert e.shape == x.shape and e.dtype == torch.float64
+    torch.testing.assert_close(e[0, 0, 2:4, 2], torch.full((2,), 4.0, dtype=torch.float64), rtol=0, atol=0)
+    torch.testing.assert_close(e[0, 1, 2, 2:4], torch.full((2,), 2.0, dtype=torch.float64), rtol=0, atol=0)
+    # channel 0 at (0, 5): G_x = -(2·1 + 1·1) = -3 (zero padding right and above), G_y = 1·1 + 2·1 = 3
+    assert e[0, 0, 0, 5].item() == pytest.approx((3.0 ** 2 + 3.0 ** 2) ** 0.5, abs=1e-12)
+
+
 def test_scores_sum_absolute_values_over_channels():
     a = torch.tensor([[[[1.0, -2.0]], [[-3.0, 0.5]]]])  # (1, 2, 1, 2)
     assert torch.equal(removal.scores(a), torch.tensor([[4.0, 2.5]]))
