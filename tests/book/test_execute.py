@@ -88,6 +88,13 @@ execute.execute("tiny", profile, {"marker": marker}, root=Path(root))
 '''
 
 
+def _default_sigint():
+    """Ctrl-C as a terminal delivers it, even where the suite itself was started in the background of a
+    shell without job control, whose children inherit SIGINT ignored (Python then never raises
+    KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_an_interrupted_run_keeps_the_last_good_page_and_leaves_no_partial_notebook(tiny):
     root = tiny / "root"
     good = execute.execute("tiny", str(tiny / "profile"), root=root)
@@ -95,7 +102,8 @@ def test_an_interrupted_run_keeps_the_last_good_page_and_leaves_no_partial_noteb
     marker = tiny / "started"
     proc = subprocess.Popen([sys.executable, "-c", RUNNER, str(tiny / "tiny.py"), str(tiny / "profile"), str(root),
                              str(marker)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(Path(execute.__file__).resolve().parents[2])})
+                            env={**os.environ, "PYTHONPATH": str(Path(execute.__file__).resolve().parents[2])},
+                            preexec_fn=_default_sigint)
     try:
         deadline = time.monotonic() + 90
         while not marker.exists():  # the kernel is inside the long cell
