@@ -2,8 +2,8 @@
 
 An entry is addressed by ``(kind, params, data, code_version())``; its file is
 ``<root>/<kind>/<key[:2]>/<key>.pt`` (``torch.save`` of ``{"value", "provenance"}``) plus a
-human-readable ``<key>.json`` sidecar holding the provenance (the ``.pt`` is authoritative), including
-the node that computed it. :meth:`Store.map` takes many units at once and hands the missing ones to the
+human-readable ``<key>.json`` sidecar holding the provenance (the ``.pt`` is authoritative and written
+last, so an entry whose ``.pt`` exists is whole), including the node that computed it. :meth:`Store.map` takes many units at once and hands the missing ones to the
 executor (:mod:`roarkit.store.executor`), writing each result as it arrives. A resumable unit (a long
 training) checkpoints into ``<root>/.checkpoints/<kind>/<key>.pt`` while it runs; a rerun resumes there.
 
@@ -256,9 +256,11 @@ class Store:
         path = self.path(kind, key)
         path.parent.mkdir(parents=True, exist_ok=True)
         _clean_stale_tmp(path.parent)
-        _atomic_write(path, lambda f: torch.save({"value": value, "provenance": provenance}, f))
+        # The sidecar first, the .pt last: a .pt on disk always has its sidecar beside it, so a process
+        # killed between the two writes leaves at most a lone sidecar, which no reader looks at.
         text = json.dumps(provenance, indent=2, sort_keys=True) + "\n"
         _atomic_write(path.with_suffix(".json"), lambda f: f.write(text.encode()))
+        _atomic_write(path, lambda f: torch.save({"value": value, "provenance": provenance}, f))
         _USED[key] = (True, float(seconds))
         return Entry(key, kind, value, provenance, hit=False, path=path)
 

@@ -294,6 +294,9 @@ def test_kill_during_large_write_never_exposes_partial_file(tmp_path):
     else:
         pytest.fail("never managed to kill the worker between temp-file creation and rename")
     assert final_files(root) == []  # the half-written data only ever lived under the temp name
+    # The sidecar is written before the .pt, so a .pt never lacks its sidecar: the killed write left a
+    # lone sidecar, which no reader takes for an entry (list(store) == [] below).
+    assert len(list(root.glob("big/??/*.json"))) == 1
     store = Store(root)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
