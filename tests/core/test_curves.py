@@ -131,6 +131,49 @@ def test_cronbach_alpha_and_internal_consistency_by_hand():
         reliability.cronbach_alpha(torch.ones(1, 3))
 
 
+
+def test_krippendorff_alpha_ratio_by_hand_with_values_summing_to_one():
+    """Units (0, 1), (1, 1), (3, 3); ratio δ² = ((c − k)/(c + k))²: δ²(0,1) = δ²(0,3) = 1, δ²(1,3) = 1/4.
+    n_0 = 1, n_1 = 3, n_3 = 2 (n = 6); Σ o·δ² = 2; Σ n_c n_k δ² = 2·(3 + 2 + 1.5) = 13, D_e = 13/5;
+    α = 1 − 2/(13/5) = 3/13. (0 and 1 sum to 1, the case a wrong guard on c + k would miss.)"""
+    data = [[0, 1, 3], [1, 1, 3]]
+    assert reliability.krippendorff_alpha(data, "ratio") == pytest.approx(3 / 13, rel=1e-12)
+    assert math.isnan(reliability.krippendorff_alpha([[0, 0], [0, 0]], "ratio"))  # 0/0 never reached
+
+
+def test_cronbach_alpha_by_hand_for_three_items_small_variances_and_integer_tables():
+    """Items (1,2,3), (2,2,5), (3,4,5): variances 1, 3, 1 (Σ 5); case sums 6, 8, 13: variance 13;
+    α = 3/2·(1 − 5/13) = 12/13, whatever the scale (0.1·x: total variance 0.13)."""
+    x = [[1, 2, 3], [2, 2, 4], [3, 5, 5]]  # a table of Python ints is accepted
+    assert reliability.cronbach_alpha(x) == pytest.approx(12 / 13, rel=1e-12)
+    assert reliability.cronbach_alpha(0.1 * torch.tensor(x, dtype=torch.float64)) == pytest.approx(12 / 13, rel=1e-12)
+    # two cases are enough: variances 2 and 4.5, sums (3, 8) variance 12.5: α = 2·(1 − 6.5/12.5) = 0.96
+    assert reliability.cronbach_alpha([[1.0, 2.0], [3.0, 5.0]]) == pytest.approx(0.96, rel=1e-12)
+    # item variances but constant case sums (total variance 0): undefined, not −inf
+    assert math.isnan(reliability.cronbach_alpha([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]))
+    for bad in (torch.ones(4), torch.ones(3, 2, 2), torch.ones(3, 1)):
+        with pytest.raises(ValueError, match="at least 2 cases × 2 items"):
+            reliability.cronbach_alpha(bad)
+
+
+def test_internal_consistency_keeps_a_unit_diagonal_for_a_constant_variant():
+    """A variant constant over the images has no rank correlation with another (NaN), but is itself
+    perfectly consistent: the diagonal stays 1, as for every variant."""
+    s = torch.tensor([[1.0, 2.0, 3.0, 4.0], [5.0, 5.0, 5.0, 5.0], [4.0, 3.0, 1.0, 2.0]])
+    ic = reliability.internal_consistency(s)
+    assert ic.diagonal().tolist() == [1.0, 1.0, 1.0]
+    assert math.isnan(ic[0, 1]) and math.isnan(ic[1, 2]) and math.isnan(ic[2, 1])
+    assert ic[0, 2].item() == pytest.approx(-0.8) and ic[2, 0].item() == pytest.approx(-0.8)
+
+
+def test_metric_variant_names():
+    """Only MoRF and LeRF under the noisy-linear baseline are ROAD's; every other pair is 'metric · baseline'."""
+    assert evaluation.variant("morf", "noisy_linear") == "ROAD-MoRF"
+    assert evaluation.variant("lerf", "noisy_linear") == "ROAD-LeRF"
+    assert evaluation.variant("morf", "zero") == "MoRF · zero (black)"
+    assert evaluation.variant("abpc", "noisy_linear") == "ABPC · noisy linear (ROAD)"
+
+
 # ------------------------------------------------------------------------- randomisation, methods
 def test_cascade_reinitialises_from_the_logits_down_and_leaves_the_model_alone():
     model = build("roar", seed=0)

@@ -261,13 +261,22 @@ def test_ssim_matches_the_formula_written_out_and_ignores_scale():
 
 
 def test_pairwise_is_symmetric_with_unit_diagonal():
-    maps = [torch.rand(4, 1, 10, 10) for _ in range(3)]
+    g = torch.Generator().manual_seed(0)
+    maps = [torch.rand(4, 1, 10, 10, generator=g) for _ in range(3)] + [torch.full((4, 1, 10, 10), 0.5)]
     for name in S.MEASURES:
         m = S.pairwise(maps, name)
-        assert m.shape == (4, 3, 3) and torch.allclose(m, m.transpose(1, 2))
-        assert torch.all(m.diagonal(dim1=1, dim2=2) == 1)
+        assert m.shape == (4, 4, 4) and m.dtype == torch.float64
+        assert torch.allclose(m, m.transpose(1, 2), equal_nan=True)
+        assert torch.all(m.diagonal(dim1=1, dim2=2) == 1)  # a constant map too, though its Spearman ρ is NaN
+        for i in range(4):
+            for j in range(i + 1, 4):  # every pair, adjacent or not, is the measure of that pair
+                assert torch.allclose(m[:, i, j], S.measure(name, maps[i], maps[j]), atol=1e-12, equal_nan=True)
+        assert torch.equal(S.pairwise(maps[:1], name), torch.ones(4, 1, 1, dtype=torch.float64))
+    assert torch.isnan(S.pairwise(maps, "spearman")[:, 0, 3]).all()
     with pytest.raises(ValueError, match="unknown similarity measure 'kendall'"):
         S.measure("kendall", maps[0], maps[1])
+    with pytest.raises(ValueError, match="unknown similarity measure 'kendall'; choose one of spearman, topk, ssim"):
+        S.pairwise(maps, "kendall")
 
 
 def test_shared_mask_imputation_equals_the_iterative_solver():
@@ -354,3 +363,55 @@ def test_fill_noise_is_independent_of_the_tie_breaks_of_the_same_seed():
     masks = P.rise_masks(8, (28, 28), 4, 0.5, seed=0)  # RISE's masks and its fill: independent draws too
     keep = masks > 0.5
     assert base[:, 0][keep[:, 0]].mean().item() == pytest.approx(0.5, abs=0.03)
+
+
+def test_divergence_run_chunk_equals_its_maps_compared_one_pair_at_a_time():
+    """``divergence.run_chunk`` against a reference written out here: every occlusion and RISE map computed
+    one at a time (baseline j on seed + j, for both families), then compared pair by pair: each
+    configuration across baselines, each baseline across configurations, the RISE noise floor (first
+    configuration and baseline, seed vs seed + number of baselines), the neutral images' probabilities of
+    the true class, the examples and the timings' keys."""
+    from roarkit.core import divergence as D
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 6 * 6, 3)).eval()
+    x, y = _images(4, 8, 8, seed=1), torch.tensor([0, 1, 2, 1])
+    grid = D.Grid(windows=(4, 2), strides=(2,), rise_masks=(8, 16), rise_cell=(4,), rise_p=(0.5, 0.3),
+                  baselines=("zero", "uniform", "blur"))
+    seed, nb = 5, len(grid.baselines)
+    out = D.run_chunk(net, x, y, grid, RAW, seed=seed, examples=2)
+
+    occ = torch.stack([torch.stack([P.occlusion(net, x, y, window=w, stride=s, baseline=b, stats=RAW, seed=seed + j)
+                                    .sum(1) for w, s in grid.occlusion_configs()]) for j, b in enumerate(grid.baselines)])
+    rise = torch.stack([torch.stack([P.rise(net, x, y, n_masks=n, cell=c, p=p, baseline=b, stats=RAW, seed=seed + j)
+                                     .sum(1) for n, c, p in grid.rise_configs()]) for j, b in enumerate(grid.baselines)])
+    assert occ.shape == (nb, 2, 4, 8, 8) and rise.shape == (nb, 4, 4, 8, 8)  # (baselines, configs, N, H, W)
+    assert grid.rise_configs() == [(8, 4, 0.5), (16, 4, 0.5), (8, 4, 0.3), (16, 4, 0.3)]
+    for family, maps in (("occlusion", occ), ("rise", rise)):
+        assert torch.allclose(out["examples"][family], maps[:, :, :2], atol=1e-6)
+        for name in S.MEASURES:
+            across_b = out[f"baselines/{family}/{name}"]
+            across_c = out[f"configs/{family}/{name}"]
+            assert across_b.shape == (4, maps.shape[1], nb, nb) and across_c.shape == (4, nb, maps.shape[1], maps.shape[1])
+            for k in range(maps.shape[1]):
+                want = S.pairwise([maps[j, k] for j in range(nb)], name).float()
+                assert torch.allclose(across_b[:, k], want, atol=1e-5, equal_nan=True), (family, name, k)
+            for j in range(nb):
+                want = S.pairwise([maps[j, k] for k in range(maps.shape[1])], name).float()
+                assert torch.allclose(across_c[:, j], want, atol=1e-5, equal_nan=True), (family, name, j)
+    assert not torch.allclose(rise[0, 0], rise[1, 0])  # the baselines' RISE masks differ (seed + j)
+    again = P.rise(net, x, y, n_masks=8, cell=4, p=0.5, baseline="zero", stats=RAW, seed=seed + nb).sum(1)
+    for name in S.MEASURES:
+        want = S.measure(name, rise[0, 0], again).float()
+        assert torch.allclose(out[f"floor/{name}"], want, atol=1e-5), name
+    assert out["floor/spearman"].lt(1).all()  # two mask seeds: Monte-Carlo noise, not identical maps
+    with torch.no_grad():
+        prob = lambda t: torch.softmax(net(t), 1).gather(1, y[:, None])[:, 0]  # noqa: E731
+        whole = torch.ones_like(x, dtype=torch.bool)
+        want = torch.stack([prob(B.fill(b, x, RAW, mask=whole, seed=seed)) for b in grid.baselines])
+        assert torch.allclose(out["neutral"]["prob"], want, atol=1e-6)
+        assert torch.allclose(out["neutral"]["p0"], prob(x), atol=1e-6)
+        assert torch.allclose(out["neutral"]["prob"][0], prob(torch.zeros_like(x)), atol=1e-6)  # zero: black
+    assert set(out["seconds"]) == {f"{f}/{b}" for f in D.FAMILIES for b in grid.baselines}
+    assert grid.as_dict() == {"windows": [4, 2], "strides": [2], "rise_masks": [8, 16], "rise_cell": [4],
+                              "rise_p": [0.5, 0.3], "baselines": ["zero", "uniform", "blur"]}
+    assert grid.labels("occlusion") == ["w4 s2", "w2 s2"]
