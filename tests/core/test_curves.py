@@ -109,8 +109,24 @@ def test_krippendorff_alpha_wikipedia_example_and_limits():
     assert reliability.krippendorff_alpha(WIKI, "interval") == pytest.approx(0.811, abs=5e-4)
     assert reliability.krippendorff_alpha([[1, 2, 3], [1, 2, 3]], "ordinal") == 1.0
     assert math.isnan(reliability.krippendorff_alpha([[1, 1], [1, 1]], "ordinal"))
-    with pytest.raises(ValueError, match="unknown level of measurement 'ranked'"):
+    with pytest.raises(ValueError, match="unknown level of measurement 'ranked'; choose one of nominal, ordinal, interval, ratio"):
         reliability.krippendorff_alpha(FOUR, "ranked")
+    with pytest.raises(ValueError, match=r"data must be a 2-D table \(raters × units\), got shape \(4,\)"):
+        reliability.krippendorff_alpha([1, 2, 3, 4])
+    assert reliability.krippendorff_alpha(FOUR) == reliability.krippendorff_alpha(FOUR, "ordinal")  # the default
+
+
+def test_krippendorff_alpha_with_one_pairable_unit_small_values_and_float32_tables():
+    """One pairable unit, two raters disagreeing: D_o = D_e, α = 0 (an unpairable unit beside it changes
+    nothing). Interval α is scale-free: values a hundred times smaller (D_e below 1) give the same α. A
+    float32 table is computed in float64 like any other."""
+    assert reliability.krippendorff_alpha([[1.0], [2.0]], "interval") == 0.0
+    assert reliability.krippendorff_alpha([[1.0, 5.0], [2.0, NAN]], "interval") == 0.0
+    assert reliability.krippendorff_alpha(0.01 * torch.tensor(WIKI, dtype=torch.float64), "interval") == pytest.approx(
+        reliability.krippendorff_alpha(WIKI, "interval"), rel=1e-12)
+    third = torch.tensor(WIKI, dtype=torch.float32) / 3
+    assert reliability.krippendorff_alpha(third, "interval") == pytest.approx(
+        reliability.krippendorff_alpha(third.double(), "interval"), rel=1e-12)
 
 
 def test_inter_rater_reliability_of_images_ranking_methods():
@@ -254,6 +270,41 @@ def test_randomisation_leaves_the_random_map_alone_and_changes_the_gradient(trai
     assert out["layers"][0] == "classifier.4" and out["spearman"].shape == (5, 2, 8)
     assert torch.allclose(out["spearman"][:, 1], torch.ones(5, 8))
     assert out["spearman"][-1, 0].median() < 0.9
+
+
+def test_randomisation_chunk_equals_the_cascade_written_out():
+    """``sanity_chunk`` against the cascade written out here: each method's |map| summed over channels on
+    the trained model and on each model of ``sanity.cascade(model, seed)``, compared with every measure.
+    The settings that change the maps are all passed on: the attribution config (SmoothGrad's samples),
+    the perturbation maps' config and statistics (occlusion and RISE with ROAD's imputation, whose noise
+    RISE draws per batch), the seed (the random map, the cascade) and the batch size."""
+    from roarkit.core import similarity
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 6 * 6, 3)).eval()
+    g = torch.Generator().manual_seed(2)
+    x, y = torch.rand(5, 1, 8, 8, generator=g), torch.tensor([0, 1, 2, 0, 1])
+    methods = ["occlusion", "rise", "grad_sg", "random"]
+    cfg = saliency.MapConfig(window=2, stride=2, rise_masks=12, baseline="noisy_linear")
+    attr = saliency.AttributionConfig(nt_samples=3, nt_stdev=0.3)
+
+    def reference(seed, batch_size, attr=attr):
+        def absmap(net, m):
+            return saliency.attribute(net, x, y, m, attr, maps=cfg, stats=RAW, seed=seed, batch_size=batch_size).abs().sum(1)
+        original = {m: absmap(model, m) for m in methods}
+        return {name: torch.stack([torch.stack([similarity.measure(name, original[m], absmap(net, m)).float()
+                                                for m in methods]) for _, net in sanity.cascade(model, seed=seed)])
+                for name in similarity.MEASURES}
+
+    out = evaluation.sanity_chunk(model, x, y, methods, RAW, config=cfg, attr=attr, seed=3, batch_size=2)
+    want = reference(3, 2)
+    assert out["layers"] == ["3", "0"]
+    for name in similarity.MEASURES:
+        assert out[name].shape == (2, 4, 5)
+        assert torch.allclose(out[name], want[name], atol=1e-6, equal_nan=True), name
+    assert not torch.allclose(want["spearman"], reference(3, 5)["spearman"], equal_nan=True)  # the batch size matters here
+    assert not torch.allclose(want["spearman"], reference(3, 2, saliency.AttributionConfig())["spearman"], equal_nan=True)
+    default = evaluation.sanity_chunk(model, x, y, methods, RAW, config=cfg, attr=attr, batch_size=2)
+    assert torch.allclose(default["spearman"], reference(0, 2)["spearman"], atol=1e-6, equal_nan=True)  # seed 0
 
 
 def test_aopc_ranks_methods_like_the_morf_area_when_curves_share_their_ends():

@@ -227,8 +227,13 @@ def test_topk_intersection_by_hand():
     b = torch.tensor([[9.0, 0.0, 7.0, 8.0, 1.0]])
     assert S.topk_intersection(a, b, 3).item() == pytest.approx(2 / 3)
     assert S.topk_intersection(a, a, 0.4).item() == 1.0
+    assert S.topk_intersection(a, b, 1).item() == 1.0  # both maps' top pixel is pixel 0
+    assert S.topk_intersection(a, b.roll(1, 1), 1).item() == 0.0
+    assert S.topk_intersection(a, b, 5).item() == 1.0  # k = every pixel
     with pytest.raises(ValueError, match="1 <= k <= 5"):
         S.topk_intersection(a, b, 6)
+    with pytest.raises(ValueError, match="1 <= k <= 5"):
+        S.topk_intersection(a, b, 0)
 
 
 def _ssim_loop(a, b, window=7, sigma=1.5):
@@ -273,7 +278,7 @@ def test_pairwise_is_symmetric_with_unit_diagonal():
                 assert torch.allclose(m[:, i, j], S.measure(name, maps[i], maps[j]), atol=1e-12, equal_nan=True)
         assert torch.equal(S.pairwise(maps[:1], name), torch.ones(4, 1, 1, dtype=torch.float64))
     assert torch.isnan(S.pairwise(maps, "spearman")[:, 0, 3]).all()
-    with pytest.raises(ValueError, match="unknown similarity measure 'kendall'"):
+    with pytest.raises(ValueError, match="unknown similarity measure 'kendall'; choose one of spearman, topk, ssim"):
         S.measure("kendall", maps[0], maps[1])
     with pytest.raises(ValueError, match="unknown similarity measure 'kendall'; choose one of spearman, topk, ssim"):
         S.pairwise(maps, "kendall")
