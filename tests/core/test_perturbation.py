@@ -222,6 +222,17 @@ def test_spearman_with_ties_matches_the_hand_value():
     assert math.isnan(S.spearman(b, torch.ones_like(b)).item())
 
 
+def test_pearson_per_image_matches_numpy_at_any_offset_and_scale():
+    """Each row is centred on its own mean (rows with different means, as maps of different images have),
+    and a small spread (denominator below 1) is no reason for NaN."""
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(3, 20, generator=g, dtype=torch.float64) + torch.tensor([[0.0], [5.0], [-2.0]])
+    b = 0.5 * a + torch.rand(3, 20, generator=g, dtype=torch.float64) + torch.tensor([[1.0], [-3.0], [0.0]])
+    want = [np.corrcoef(a[i].numpy(), b[i].numpy())[0, 1] for i in range(3)]
+    assert S.pearson(a, b).tolist() == pytest.approx(want, rel=1e-12)
+    assert S.pearson(1e-3 * a, 1e-3 * b).tolist() == pytest.approx(want, rel=1e-9)
+
+
 def test_topk_intersection_by_hand():
     a = torch.tensor([[9.0, 8.0, 7.0, 1.0, 0.0]])
     b = torch.tensor([[9.0, 0.0, 7.0, 8.0, 1.0]])
@@ -230,6 +241,8 @@ def test_topk_intersection_by_hand():
     assert S.topk_intersection(a, b, 1).item() == 1.0  # both maps' top pixel is pixel 0
     assert S.topk_intersection(a, b.roll(1, 1), 1).item() == 0.0
     assert S.topk_intersection(a, b, 5).item() == 1.0  # k = every pixel
+    two = S.topk_intersection(torch.cat([a, a]), torch.cat([b, b.roll(1, 1)]), 1)  # image by image
+    assert two.tolist() == [1.0, 0.0] and two.dtype == torch.float64
     with pytest.raises(ValueError, match="1 <= k <= 5"):
         S.topk_intersection(a, b, 6)
     with pytest.raises(ValueError, match="1 <= k <= 5"):
@@ -263,6 +276,11 @@ def test_ssim_matches_the_formula_written_out_and_ignores_scale():
         assert got[i].item() == pytest.approx(_ssim_loop(a[i].double().numpy(), b[i].double().numpy()), rel=1e-9)
     assert torch.allclose(S.ssim(a, a), torch.ones(2, dtype=torch.float64))
     assert torch.allclose(S.ssim(a, 3 * a + 1), torch.ones(2, dtype=torch.float64))
+    small = a[:, :7, :7]  # the window fits a 7×7 map exactly: one position
+    assert S.ssim(small, b[:, :7, :7])[0].item() == pytest.approx(
+        _ssim_loop(small[0].double().numpy(), b[0, :7, :7].double().numpy()), rel=1e-9)
+    with pytest.raises(ValueError, match=r"SSIM window 7 is larger than the \(5, 6\) maps"):
+        S.ssim(a[:, None, :5, :6], b[:, None, :5, :6])
 
 
 def test_pairwise_is_symmetric_with_unit_diagonal():
