@@ -1,6 +1,7 @@
 """Faithfulness curves (roarkit.core.curves) on hand-computable examples, Krippendorff's α on published worked examples,
 the randomisation cascade and the saliency methods on a real trained model."""
 import math
+import time
 
 import pytest
 import torch
@@ -261,6 +262,43 @@ def test_evaluation_chunk_on_the_trained_model(trained):
     assert torch.allclose(c[:, :, :, :, 0], c[0, 0, 0, :, 0].expand_as(c[:, :, :, :, 0]), atol=1e-5)  # nothing removed
     assert torch.allclose(c[:, 0, :, :, -1], c[0, 0, 0, :, -1].expand_as(c[:, 0, :, :, -1]), atol=1e-5)  # all black
     assert set(out["map_seconds"]) == {"grad", "occlusion", "random"} and len(out["curve_seconds"]) == 4
+
+
+def test_evaluation_chunk_equals_its_maps_and_curves_written_out():
+    """``run_chunk`` against the experiment written out here: each method's map with the chunk's
+    attribution config, map config, statistics, seed and batch size; pixels ranked by |map| with ties broken
+    by the seed (occlusion's blocks tie); then MoRF and LeRF curves under every baseline, each curve
+    filling its own baseline image (the chunk precomputes it once per baseline)."""
+    from roarkit.core import removal
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 6 * 6, 3)).eval()
+    g = torch.Generator().manual_seed(2)
+    x, y = torch.rand(5, 1, 8, 8, generator=g), torch.tensor([0, 1, 2, 0, 1])
+    methods, baselines = ["occlusion", "rise", "grad_sg", "random"], ["zero", "uniform", "noisy_linear"]
+    cfg = saliency.MapConfig(window=2, stride=2, rise_masks=12, baseline="noisy_linear")
+    attr = saliency.AttributionConfig(nt_samples=3, nt_stdev=0.3)
+    t0 = time.perf_counter()
+    out = evaluation.run_chunk(model, x, y, methods, baselines, RAW, config=cfg, steps=4, attr=attr, seed=3,
+                               examples=2, batch_size=2)
+    elapsed = time.perf_counter() - t0
+    maps = {m: saliency.attribute(model, x, y, m, attr, maps=cfg, stats=RAW, seed=3, batch_size=2) for m in methods}
+    assert torch.allclose(out["examples"], torch.stack([maps[m][:2].sum(1) for m in methods]), atol=1e-6)
+    assert out["curves"].shape == (4, 3, 2, 5, 5)
+    for i, m in enumerate(methods):
+        rank = removal.ranks(removal.scores(maps[m]), 3)
+        for j, b in enumerate(baselines):
+            for o, order in enumerate(evaluation.ORDERS):
+                want = metrics.curve(model, x, y, rank, order=order, baseline=b, stats=RAW, steps=4, seed=3, batch_size=2)
+                assert torch.allclose(out["curves"][i, j, o], want, atol=1e-6), (m, b, order)
+    other = removal.ranks(removal.scores(maps["occlusion"]), 4)
+    assert not torch.equal(other, removal.ranks(removal.scores(maps["occlusion"]), 3))  # the tie-break seed matters
+    assert set(out["map_seconds"]) == set(methods) and len(out["curve_seconds"]) == 6
+    assert all(0 <= t <= elapsed for t in [*out["map_seconds"].values(), *out["curve_seconds"].values()])
+    default = evaluation.run_chunk(model, x, y, ["random"], ["zero"], RAW, config=cfg, steps=4)
+    assert default["examples"].shape == (1, 0, 8, 8)  # no examples unless asked for
+    want = metrics.curve(model, x, y, removal.ranks(removal.scores(saliency.attribute(model, x, y, "random", stats=RAW)), 0),
+                         order="morf", baseline="zero", stats=RAW, steps=4)
+    assert torch.allclose(default["curves"][0, 0, 0], want, atol=1e-6)  # seed 0 by default
 
 
 def test_randomisation_leaves_the_random_map_alone_and_changes_the_gradient(trained):

@@ -231,6 +231,7 @@ def test_pearson_per_image_matches_numpy_at_any_offset_and_scale():
     want = [np.corrcoef(a[i].numpy(), b[i].numpy())[0, 1] for i in range(3)]
     assert S.pearson(a, b).tolist() == pytest.approx(want, rel=1e-12)
     assert S.pearson(1e-3 * a, 1e-3 * b).tolist() == pytest.approx(want, rel=1e-9)
+    assert S.pearson(a.float(), b.float()).dtype == torch.float64  # computed in float64 whatever comes in
 
 
 def test_topk_intersection_by_hand():
