@@ -18,6 +18,17 @@ def train_guided(model, x, y, config, *, training_name="sgt", seed, smoot_config
     return hist, step
 
 
+def test_each_training_gets_its_own_step_with_the_configs_passed():
+    s_cfg, m_cfg = sgt.SGTConfig(k=0.3, lam=2.0), smoot.SMOOTConfig(alpha=0.9, top_n=3)
+    assert type(guided.step("traditional")) is guided.Traditional
+    got = guided.step("sgt", s_cfg, m_cfg)
+    assert type(got) is sgt.SGTStep and got.config == s_cfg
+    got = guided.step("smoot", s_cfg, m_cfg)
+    assert type(got) is smoot.SMOOTStep and got.config == s_cfg and got.smoot == m_cfg
+    with pytest.raises(ValueError, match="training must be one of traditional, sgt, smoot, got 'SGT'"):
+        guided.step("SGT")
+
+
 def test_split_validation_is_stratified_disjoint_and_seeded():
     y = torch.arange(10).repeat_interleave(torch.tensor([50, 30, 20, 10, 10, 10, 10, 10, 10, 2]))
     tr, va = training.split_validation(y, 0.2, seed=3)

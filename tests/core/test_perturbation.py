@@ -339,6 +339,16 @@ def test_divergence_counts_pairs_below_the_threshold_and_the_noise_floor():
     assert grid.labels("rise") == ["N50 c4 p0.5", "N50 c4 p0.3"]
     with pytest.raises(ValueError, match="no occlusion configuration"):
         D.Grid(windows=[2], strides=[4])
+    with pytest.raises(ValueError, match="rise_p must not be empty"):
+        D.Grid(rise_p=[])
+    # exactly at the threshold or at the floor is not below it
+    sim[:, 0, 1] = sim[:, 1, 0] = 0.5
+    assert D.below(sim, 0.5).tolist() == [False, True, False]
+    assert D.below(sim, 0.6, floor=0.45).tolist() == [False, False, False]
+    # pairs of the last two dimensions, whatever the dimensions before them: (images, baselines = 2, K = 3, K)
+    four = torch.stack([sim, 0.5 * sim], 1)
+    assert D.off_diagonal(four).shape == (5, 2, 3)
+    assert torch.allclose(D.pair_medians(four), torch.tensor([[0.5, 0.45, 1.0], [0.25, 0.225, 0.5]]))
 
 
 def test_page_parameters_of_the_chapter_are_checked_with_one_clear_message():
