@@ -208,6 +208,12 @@ def _executor_text(ex: dict | None) -> str:
     return f"; units on Ray, {ex.get('workers')} workers{where}{gpu}"
 
 
+def _setting(name: str, value) -> str:
+    """A parameter's value as the provenance block says it: the image counts ``n_*`` use 0 for "every
+    image" (each page's parameters cell says so), written out as ``all``."""
+    return "all" if name.startswith("n_") and value == 0 and not isinstance(value, bool) else str(value)
+
+
 def markdown(rec: dict) -> str:
     """The provenance block as MyST markdown."""
     took = _span(rec["seconds"]) + computed_in(rec)
@@ -216,7 +222,8 @@ def markdown(rec: dict) -> str:
     params = ", ".join(f"`{k}={val}`" for k, val in rec["parameters"].items())
     data = "\n".join(f"- {_data_line(d)}" for d in rec["data"]) or "- (no dataset)"
     if rec["reduced"]:
-        diffs = ", ".join(f"`{k}` {x['ran']} (paper: {x['paper']})" for k, x in rec["reduced"].items())
+        diffs = ", ".join(f"`{k}` {_setting(k, x['ran'])} (paper: {_setting(k, x['paper'])})"
+                          for k, x in rec["reduced"].items())
         kind, head = "warning", (f"Ran with reduced settings (profile `{rec['profile']}`): {diffs}. "
                                  "Numbers on this page are not the paper-setting results.")
     else:

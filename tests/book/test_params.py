@@ -78,3 +78,17 @@ def test_page_sees_injected_names_as_unknown():
     ns["batchsize"] = 64  # a typo injected by -p: rejected
     with pytest.raises(ParameterError, match="unknown parameter 'batchsize'"):
         page.start(ns)
+
+
+def test_provenance_writes_an_image_count_of_zero_as_all():
+    """The paper profile's ``n_images = 0`` means every test image; the block must not say "paper: 0"."""
+    from roarkit.book.page import markdown
+    rec = {"profile": "full-cpu", "parameters": {"n_images": 2000, "epochs": 3}, "data": [], "device": "cpu",
+           "versions": {}, "commit": "abc", "executed": "2026-12-03 00:00 UTC", "seconds": 1.0,
+           "units": {}, "rerun": "python -m roarkit run x",
+           "reduced": {"n_images": {"ran": 2000, "paper": 0}, "epochs": {"ran": 3, "paper": 100},
+                       "n_train": {"ran": 0, "paper": 500}}}
+    head = markdown(rec).splitlines()[2]
+    assert "`n_images` 2000 (paper: all)" in head
+    assert "`epochs` 3 (paper: 100)" in head
+    assert "`n_train` all (paper: 500)" in head
