@@ -11,6 +11,7 @@ from roarkit.book.discover import RunError, file_sha256, profile_file, repo, sou
 from roarkit.book.page import MIME
 from roarkit.core import data
 from roarkit.store import code_version
+from roarkit.store.codeversion import module_file
 
 __all__ = ["STATUS_PAGE", "record", "stale", "status", "duration", "write_status"]
 
@@ -34,8 +35,11 @@ def stale(page: str, rec: dict | None) -> list[str]:
     if rec is None:
         return ["never executed"]
     why = []
+    gone = [m for m in rec.get("code_modules") or [] if module_file(m) is None]
     now = code_version(rec.get("code_modules"))
-    if rec.get("code_version") != now:
+    if gone:  # a record from before a module was renamed or removed: no version of it to compare
+        why.append(f"roarkit code changed (the page was computed by modules that no longer exist: {', '.join(gone)})")
+    elif rec.get("code_version") != now:
         why.append(f"roarkit code changed ({rec.get('code_version')} -> {now})")
     src = sources().get(page)
     if src is None or rec.get("source_sha256") != file_sha256(src):

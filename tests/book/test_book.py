@@ -90,6 +90,7 @@ def _set(rec, path, value):
 
 @pytest.mark.parametrize("path,value,words", [
     (("code_version",), "0.0.0+000000000000", "roarkit code changed"),
+    (("code_modules",), ["roarkit.core.data", "sgt_runs"], "modules that no longer exist: sgt_runs"),
     (("source_sha256",), "0" * 64, "source notebooks/data_and_models.py changed"),
     (("data", 0, "files", 0, "md5"), "0" * 32, "data mnist changed"),
     (("parameters", "epochs"), 7, "profile quick now sets epochs differently"),
