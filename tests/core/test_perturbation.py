@@ -560,3 +560,121 @@ def test_rise_checks_its_cell_against_the_image_it_is_given():
         P.rise(Region(size=16, top=2, left=2), x, y, n_masks=3, cell=20, p=0.5, stats=RAW)
     with pytest.raises(ValueError, match="occlusion window 20 is larger than the 16-pixel image"):
         P.occlusion(Region(size=16, top=2, left=2), x, y, window=20, stride=2, stats=RAW)
+
+
+def test_rise_masks_by_hand_on_a_non_square_image():
+    """Mask i: a 3×4 grid of 5-pixel cells (12×20 image), cell kept where its draw < p, bilinearly upsampled
+    (align_corners False) to (3+1)·5 × (4+1)·5 pixels, then the 12×20 crop at offset ⌊5·u⌋ for the last two
+    draws u of its row, written with slices."""
+    n, h, w, cell, p = 60, 12, 20, 5, 0.3
+    masks = P.rise_masks(n, (h, w), cell, p, seed=4)
+    draw = torch.rand(n, 3 * 4 + 2, generator=torch.Generator().manual_seed(4))
+    shifts = set()
+    for i in range(n):
+        grid = (draw[i, :12] < p).float().view(1, 1, 3, 4)
+        up = torch.nn.functional.interpolate(grid, size=(20, 25), mode="bilinear", align_corners=False)[0, 0]
+        sy, sx = int(draw[i, 12] * cell), int(draw[i, 13] * cell)
+        shifts |= {sy, sx}
+        torch.testing.assert_close(masks[i, 0], up[sy:sy + h, sx:sx + w], rtol=0, atol=0)
+    assert shifts == set(range(cell))  # every offset in [0, cell) occurs, the largest included
+    assert torch.equal(P.rise_masks(5, (h, w), cell, p), P.rise_masks(5, (h, w), cell, p, seed=0))
+    with pytest.raises(ValueError, match="RISE cell size 20 is larger than the 16-pixel image"):
+        P.rise_masks(3, (16, 16), 20, 0.5)
+
+
+def test_occlusion_defaults_to_seed_0():
+    net = _net(5)
+    x, y = torch.rand(2, 1, 12, 12, generator=torch.Generator().manual_seed(9)), torch.tensor([0, 2])
+    a = P.occlusion(net, x, y, window=4, stride=4, baseline="uniform", stats=RAW)
+    assert torch.equal(a, P.occlusion(net, x, y, window=4, stride=4, baseline="uniform", stats=RAW, seed=0))
+    assert not torch.equal(a, P.occlusion(net, x, y, window=4, stride=4, baseline="uniform", stats=RAW, seed=1))
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: P.check_occlusion(0, 1), "window must be a whole number of at least 1, got 0"),
+    (lambda: P.check_occlusion(True, 1), "window must be a whole number of at least 1, got True"),
+    (lambda: P.check_occlusion(3, 2.0), "stride must be a whole number of at least 1, got 2.0"),
+    (lambda: P.check_occlusion(29, 1), "occlusion window 29 is larger than the 28-pixel image; use at most 28"),
+    (lambda: P.check_occlusion(3, 4), "occlusion stride 4 exceeds the window 3 (pixels would be skipped); "
+                                      "use a stride of at most the window size"),
+    (lambda: P.check_rise(0, 4, 0.5), "number of RISE masks must be a whole number of at least 1, got 0"),
+    (lambda: P.check_rise([10, -1], 4, 0.5), "number of RISE masks must be a whole number of at least 1, got -1"),
+    (lambda: P.check_rise(10, True, 0.5), "RISE cell size must be a whole number of at least 1, got True"),
+    (lambda: P.check_rise(10, 29, 0.5), "RISE cell size 29 is larger than the 28-pixel image; use at most 28"),
+    (lambda: P.check_rise(10, 4, 0), "RISE keep probability p must lie strictly between 0 and 1, got 0"),
+    (lambda: P.check_rise(10, 4, 1.0), "RISE keep probability p must lie strictly between 0 and 1, got 1.0"),
+    (lambda: P.check_rise(10, 4, True), "RISE keep probability p must lie strictly between 0 and 1, got True"),
+])
+def test_perturbation_parameters_out_of_range_are_named_with_the_fix(call, message):
+    import re
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        call()
+
+
+def test_perturbation_parameters_at_their_limits_are_accepted():
+    """Window, stride, cell and mask count of 1; a window or cell as large as the (28-pixel) image."""
+    P.check_occlusion(1, 1)
+    P.check_occlusion(28, 28)
+    P.check_rise(1, 1, 0.5)
+    P.check_rise([1, 2], 28, 1e-9)
+    P.check_rise(2, 4, 1 - 1e-9)
+
+
+def test_occlusion_passes_its_seed_and_batch_size_and_covers_every_image():
+    """Noisy linear occlusion is occlusion_masked with the same seed and batches; a fixed baseline in
+    chunks of 16 images (batch_size 16) still fills all 40 images."""
+    net = _net(6)
+    x = torch.rand(40, 1, 12, 12, generator=torch.Generator().manual_seed(10))
+    y = torch.arange(40) % 3
+    masks = P.windows(12, 12, 6, 6)
+    kw = dict(window=6, stride=6, stats=RAW)
+    a = P.occlusion(net, x[:3], y[:3], baseline="noisy_linear", seed=3, batch_size=len(masks), **kw)
+    b = P.occlusion_masked(P.Probability(net), x[:3], y[:3], masks, "noisy_linear", RAW, seed=3,
+                           batch_size=len(masks))
+    assert torch.equal(a, b)
+    chunked = P.occlusion(net, x, y, baseline="zero", batch_size=16, **kw)
+    whole = P.occlusion_masked(P.Probability(net), x, y, masks, "zero", RAW)
+    torch.testing.assert_close(chunked, whole, rtol=0, atol=1e-6)
+
+
+def test_probability_leaves_the_model_it_wraps_as_it_was():
+    net = _net(7).train()
+    P.occlusion(net, torch.rand(1, 1, 12, 12), torch.tensor([0]), window=6, stride=6, stats=RAW)
+    assert net.training and net[0].weight.is_contiguous()
+
+
+def test_rise_with_noisy_linear_imputation_equals_its_sum_written_out():
+    """RISE with noisy linear imputation, one mask at a time (step 1), mask j of a batch starting at image i
+    imputed with seed + j·n + i: per image below SHARED_FROM images, one shared solve per mask from
+    SHARED_FROM on (two batches of exactly SHARED_FROM). p = 0.1 on a 2×2 grid: most masks remove the whole
+    image, which then gets the dataset mean (the fallback) plus ROAD's noise."""
+    net = _net(8)
+    f = P.Probability(net)
+    N, cell, p, seed = 6, 6, 0.1, 3
+    masks = P.rise_masks(N, (12, 12), cell, p, seed=seed)
+    assert (masks.flatten(1).max(1).values < 0.5).any()  # a mask that removes every pixel
+
+    def by_hand(x, y, per, shared):
+        n = len(x)
+        acc = torch.zeros(n, 1, 12, 12)
+        with torch.no_grad():
+            for j, m in enumerate(masks):
+                for i in range(0, n, per):
+                    xb, yb = x[i:i + per], y[i:i + per]
+                    s = seed + j * n + i
+                    if shared:
+                        b = B.impute_shared(xb, m < 0.5, fallback=RAW.mean, noise=B.ROAD_NOISE, seed=s)[0]
+                        pert = xb * m + b * (1 - m)
+                    else:
+                        pert = B.perturb(xb, (1 - m).expand(len(xb), 1, 12, 12), "noisy_linear", RAW, seed=s)
+                    acc[i:i + per] += f(pert).gather(1, yb[:, None])[:, 0, None, None, None] * m
+        return acc / (N * p)
+
+    x = torch.rand(2 * P.SHARED_FROM, 1, 12, 12, generator=torch.Generator().manual_seed(11))
+    y = torch.arange(len(x)) % 3
+    few = P.rise(net, x[:3], y[:3], n_masks=N, cell=cell, p=p, baseline="noisy_linear", stats=RAW, seed=seed,
+                 batch_size=4)  # 3 images < 4: step max(1, 4 // 3) = 1
+    torch.testing.assert_close(few, by_hand(x[:3], y[:3], 3, shared=False), rtol=0, atol=1e-6)
+    many = P.rise(net, x, y, n_masks=N, cell=cell, p=p, baseline="noisy_linear", stats=RAW, seed=seed,
+                  batch_size=P.SHARED_FROM)  # batches of SHARED_FROM images, one mask at a time
+    torch.testing.assert_close(many, by_hand(x, y, P.SHARED_FROM, shared=True), rtol=0, atol=1e-6)
