@@ -1,6 +1,7 @@
 """Faithfulness curves (roarkit.core.curves) on hand-computable examples, Krippendorff's α on published worked examples,
 the randomisation cascade and the saliency methods on a real trained model."""
 import math
+import re
 import time
 
 import pytest
@@ -392,3 +393,61 @@ def test_road_removes_the_most_relevant_first_by_default():
     kw = dict(stats=RAW, steps=5, seed=2)
     assert torch.equal(metrics.road(MeanPixel(), x, y, rank, **kw),
                        metrics.road(MeanPixel(), x, y, rank, order="morf", **kw))
+
+
+# -------------------------------------------------------------- from the mutation run of curves (2026-12-04)
+@pytest.mark.parametrize("steps", [[0.5], [[0.1, 0.2], [0.3, 0.4]], [0.2, 0.2], [0.3, 0.1], [-0.1, 0.5],
+                                   [0.5, 1.5]])
+def test_fractions_refuse_each_bad_list_with_one_message(steps):
+    """Too few fractions, a table, a repeated or decreasing fraction, one below 0 or above 1: each alone."""
+    msg = f"steps must be a whole number >= 2 or increasing fractions within [0, 1], got {steps!r}"
+    with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
+        metrics.fractions(steps)
+
+
+def test_fractions_are_float64_and_two_are_enough():
+    f = metrics.fractions(3)
+    assert f.dtype == torch.float64 and f.tolist() == [0.0, 1 / 3, 2 / 3, 1.0]
+    g = metrics.fractions([0.1, 0.3])
+    assert g.dtype == torch.float64 and g.tolist() == [0.1, 0.3]
+    assert metrics.fractions([0.0, 1.0]).tolist() == [0.0, 1.0]
+
+
+def test_unknown_order_lists_the_orders():
+    with pytest.raises(ValueError, match=r"^unknown perturbation order 'up'; choose one of morf, lerf, insertion$"):
+        metrics.removal_masks(RANK, "up", 4)
+
+
+def test_curve_on_non_square_images_checks_the_rank_shape_by_height_times_width():
+    net = nn.Sequential(nn.Flatten(), nn.Linear(3 * 4, 2))
+    x, y = torch.rand(2, 1, 3, 4), torch.tensor([0, 1])
+    rank = torch.stack([torch.randperm(12), torch.randperm(12)])
+    assert metrics.curve(net, x, y, rank, order="morf", baseline="zero", stats=RAW, steps=4).shape == (2, 5)
+    with pytest.raises(ValueError, match=re.escape("rank must be (N, H·W) = (2, 12), got (2, 9)")):
+        metrics.curve(net, x, y, rank[:, :9], order="morf", baseline="zero", stats=RAW, steps=4)
+
+
+def test_curve_with_noisy_linear_imputation_draws_each_batch_from_seed_plus_its_first_image():
+    """ROAD's curve, one image per batch (batch_size = steps + 1), against each image's perturbed copies
+    written out with seed + i; float64 in, float64 out; the default seed is 0."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(36, 3)).double()
+    x = torch.rand(3, 1, 6, 6, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    y = torch.tensor([0, 1, 2])
+    rank = torch.stack([torch.randperm(36, generator=torch.Generator().manual_seed(i)) for i in range(3)])
+    got = metrics.road(net, x, y, rank, stats=RAW, steps=4, seed=5, batch_size=5)
+    assert got.dtype == torch.float64
+    masks = metrics.removal_masks(rank, "morf", 4)  # (N, S, H·W)
+    for i in range(3):
+        m = masks[i].view(5, 1, 6, 6)
+        pert = B.perturb(x[i:i + 1].repeat_interleave(5, 0), m, "noisy_linear", RAW, seed=5 + i)
+        ref = torch.softmax(net(pert), 1)[:, y[i]]
+        torch.testing.assert_close(got[i], ref, rtol=0, atol=1e-12)
+    assert torch.equal(metrics.road(net, x, y, rank, stats=RAW, steps=4),
+                       metrics.road(net, x, y, rank, stats=RAW, steps=4, seed=0))
+
+
+def test_auc_over_given_points_in_float64_by_hand():
+    v = torch.tensor([1.0, 0.5, 0.25], dtype=torch.float64)
+    # trapezoids over [0, 0.1] and [0.1, 0.3]: 0.1·0.75 + 0.2·0.375
+    assert metrics.auc(v, [0.0, 0.1, 0.3]).item() == pytest.approx(0.15, rel=0, abs=1e-15)

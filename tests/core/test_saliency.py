@@ -194,3 +194,66 @@ def test_gradient_ensembles_equal_captums_noise_tunnel_with_the_same_noise(one_t
     # VarGrad = SmoothGrad² − SmoothGrad² of the mean (population variance), so the three are distinct
     torch.testing.assert_close(out["var"], out["sg2"] - out["sg"] ** 2, atol=1e-5, rtol=1e-4)
     assert not torch.allclose(out["var"], out["sg2"])
+
+
+# -- from the mutation run of saliency.gradients (2026-12-04) -------------------------------------------------
+class _Square(torch.nn.Module):
+    """f_c(x) = Σ_i w_ci x_i²: IG from the zero baseline is exactly w_ci x_i² (the path integral of 2αw x² dα)."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.tensor([[1.0, -2.0, 0.5, 3.0, 0.0, 1.5], [0.5, 1.0, -1.0, 2.0, 1.0, 0.0]]))
+
+    def forward(self, x):
+        return (x.flatten(1) ** 2) @ self.w.T
+
+
+def test_integrated_gradients_from_the_zero_baseline_with_the_configured_steps(one_thread):
+    from captum.attr import IntegratedGradients
+    x, _ = _images(3)
+    y = torch.tensor([0, 1, 0])
+    sq = _Square()
+    torch.testing.assert_close(attribution.attribute(sq, x, y, "ig", AttributionConfig(ig_steps=2)),
+                               sq.w.detach()[y].view(x.shape) * x ** 2)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(6, 4), torch.nn.Tanh(), torch.nn.Linear(4, 3))
+    torch.nn.init.normal_(net[1].weight, std=2.0)
+    ours = attribution.attribute(net, x, y, "ig", AttributionConfig(ig_steps=3, batch_size=2))
+    theirs = IntegratedGradients(net).attribute(x, target=y, baselines=0.0, n_steps=3)
+    torch.testing.assert_close(ours, theirs)
+    assert not torch.allclose(ours, IntegratedGradients(net).attribute(x, target=y, baselines=0.0), atol=1e-4)
+
+
+def test_attribution_defaults_to_seed_0_and_names_the_estimators():
+    net, (x, y) = _linear(), _images()
+    for method in ("random", "grad_sg"):
+        assert torch.equal(attribution.attribute(net, x, y, method, CFG),
+                           attribution.attribute(net, x, y, method, CFG, seed=0))
+    with pytest.raises(ValueError, match=r"^unknown gradient estimator 'lime'; known: grad, grad_sg, grad_sg2, "):
+        attribution.attribute(net, x, y, "lime")
+
+
+class _Warns(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(6, 3)
+
+    def forward(self, x):
+        import warnings
+        warnings.warn("a warning of the model's own", UserWarning)
+        return self.lin(x.flatten(1))
+
+
+def test_attribution_silences_only_captums_two_known_warnings(one_thread):
+    """Captum's 'did not already require gradients' and the ReLU hook notice are silenced; a warning of the
+    model itself still reaches the caller."""
+    import warnings
+    x, y = _images()
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        attribution.attribute(_relu_net(), x.view(4, 1, 2, 3)[:, :, :, :2].reshape(4, 1, 2, 2), y % 2, "gb")
+    assert not [w for w in seen if "did not already require gradients" in str(w.message)
+                or "backward hooks on ReLU" in str(w.message)], [str(w.message) for w in seen]
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        attribution.attribute(_Warns(), x, y, "grad")
+    assert any("a warning of the model's own" in str(w.message) for w in seen)
