@@ -678,3 +678,30 @@ def test_rise_with_noisy_linear_imputation_equals_its_sum_written_out():
     many = P.rise(net, x, y, n_masks=N, cell=cell, p=p, baseline="noisy_linear", stats=RAW, seed=seed,
                   batch_size=P.SHARED_FROM)  # batches of SHARED_FROM images, one mask at a time
     torch.testing.assert_close(many, by_hand(x, y, P.SHARED_FROM, shared=True), rtol=0, atol=1e-6)
+
+
+def test_divergence_run_chunk_passes_its_batch_size_and_first_baseline_and_defaults_to_seed_0():
+    """Noisy linear imputation draws its noise per batch, so the chunk's batch size must reach every map;
+    the noise floor reruns RISE with the first baseline (here not 'zero'); seed 0 and no examples by default;
+    each timing lies within the call."""
+    import time
+    from roarkit.core import divergence as D
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 6 * 6, 3)).eval()
+    x, y = _images(3, 8, 8, seed=2), torch.tensor([0, 1, 2])
+    grid = D.Grid(windows=(4,), strides=(4,), rise_masks=(6,), rise_cell=(4,), rise_p=(0.5,),
+                  baselines=("uniform", "noisy_linear"))
+    t0 = time.perf_counter()
+    out = D.run_chunk(net, x, y, grid, RAW, batch_size=4)
+    took = time.perf_counter() - t0
+    kw = dict(stats=RAW, batch_size=4)
+    occ = [P.occlusion(net, x, y, window=4, stride=4, baseline=b, seed=j, **kw).sum(1) for j, b in enumerate(grid.baselines)]
+    rise = [P.rise(net, x, y, n_masks=6, cell=4, p=0.5, baseline=b, seed=j, **kw).sum(1) for j, b in enumerate(grid.baselines)]
+    for family, maps in (("occlusion", occ), ("rise", rise)):
+        want = S.pairwise(maps, "ssim").float()  # SSIM reads values, not only their order
+        torch.testing.assert_close(out[f"baselines/{family}/ssim"][:, 0], want, rtol=0, atol=1e-6, equal_nan=True)
+    again = P.rise(net, x, y, n_masks=6, cell=4, p=0.5, baseline="uniform", seed=2, **kw).sum(1)
+    torch.testing.assert_close(out["floor/ssim"], S.measure("ssim", rise[0].view(-1, 8, 8), again.view(-1, 8, 8)).float(),
+                               rtol=0, atol=1e-6)
+    assert out["examples"] == {}
+    assert all(0 <= s <= took for s in out["seconds"].values()) and len(out["seconds"]) == 4
