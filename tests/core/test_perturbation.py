@@ -469,17 +469,20 @@ def _occlusion_by_hand(f, x, y, masks, filled):
         for k in range(len(m)):
             pk = f(filled(k)).gather(1, y[:, None])[:, 0]
             out += (p0 - pk)[:, None, None] * m[k]
-        return (out / m.sum(0).clamp_min(1))[:, None]
+        return (out / m.sum(0).clamp_min(1))[:, None].expand(-1, x.shape[1], -1, -1)
 
 
 def test_occlusion_with_shared_imputation_equals_its_sum_written_out():
     """From SHARED_FROM images on, noisy linear imputation is solved once per patch for all images of a
     batch (fallback: the dataset mean, ROAD's noise, seed + the batch's first image). Two batches of
-    exactly SHARED_FROM images, and a patch covering the whole image (nothing kept: the fallback)."""
-    net = _net()
+    exactly SHARED_FROM images of two channels, and a patch covering the whole image (nothing kept: the
+    fallback). A linear model, so that every fill moves the probability."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(2 * 12 * 12, 3))
+    torch.nn.init.normal_(net[1].weight, std=0.3)
     f = P.Probability(net)
     n = 2 * P.SHARED_FROM
-    x = torch.rand(n, 1, 12, 12, generator=torch.Generator().manual_seed(0))
+    x = torch.rand(n, 2, 12, 12, generator=torch.Generator().manual_seed(0))
     y = torch.arange(n) % 3
     masks = torch.cat([P.windows(12, 12, 4, 4), torch.ones(1, 12, 12, dtype=torch.bool)])
     K = len(masks)
@@ -640,7 +643,7 @@ def test_occlusion_passes_its_seed_and_batch_size_and_covers_every_image():
 def test_probability_leaves_the_model_it_wraps_as_it_was():
     net = _net(7).train()
     P.occlusion(net, torch.rand(1, 1, 12, 12), torch.tensor([0]), window=6, stride=6, stats=RAW)
-    assert net.training and net[0].weight.is_contiguous()
+    assert all(m.training for m in net.modules()) and net[0].weight.is_contiguous()
 
 
 def test_rise_with_noisy_linear_imputation_equals_its_sum_written_out():
@@ -675,6 +678,9 @@ def test_rise_with_noisy_linear_imputation_equals_its_sum_written_out():
     few = P.rise(net, x[:3], y[:3], n_masks=N, cell=cell, p=p, baseline="noisy_linear", stats=RAW, seed=seed,
                  batch_size=4)  # 3 images < 4: step max(1, 4 // 3) = 1
     torch.testing.assert_close(few, by_hand(x[:3], y[:3], 3, shared=False), rtol=0, atol=1e-6)
+    few = P.rise(net, x[:3], y[:3], n_masks=N, cell=cell, p=p, baseline="noisy_linear", stats=RAW, seed=seed,
+                 batch_size=2)  # batches of images 0-1 and 2, one mask at a time
+    torch.testing.assert_close(few, by_hand(x[:3], y[:3], 2, shared=False), rtol=0, atol=1e-6)
     many = P.rise(net, x, y, n_masks=N, cell=cell, p=p, baseline="noisy_linear", stats=RAW, seed=seed,
                   batch_size=P.SHARED_FROM)  # batches of SHARED_FROM images, one mask at a time
     torch.testing.assert_close(many, by_hand(x, y, P.SHARED_FROM, shared=True), rtol=0, atol=1e-6)
