@@ -279,17 +279,17 @@ def test_evaluation_chunk_equals_its_maps_and_curves_written_out():
     cfg = saliency.MapConfig(window=2, stride=2, rise_masks=12, baseline="noisy_linear")
     attr = saliency.AttributionConfig(nt_samples=3, nt_stdev=0.3)
     t0 = time.perf_counter()
-    out = evaluation.run_chunk(model, x, y, methods, baselines, RAW, config=cfg, steps=4, attr=attr, seed=3,
+    out = evaluation.run_chunk(model, x, y, methods, baselines, RAW, config=cfg, steps=5, attr=attr, seed=3,
                                examples=2, batch_size=2)
     elapsed = time.perf_counter() - t0
     maps = {m: saliency.attribute(model, x, y, m, attr, maps=cfg, stats=RAW, seed=3, batch_size=2) for m in methods}
     assert torch.allclose(out["examples"], torch.stack([maps[m][:2].sum(1) for m in methods]), atol=1e-6)
-    assert out["curves"].shape == (4, 3, 2, 5, 5)
+    assert out["curves"].shape == (4, 3, 2, 5, 6)  # 5 steps of 12.8 pixels cut the tied 2×2 blocks
     for i, m in enumerate(methods):
         rank = removal.ranks(removal.scores(maps[m]), 3)
         for j, b in enumerate(baselines):
             for o, order in enumerate(evaluation.ORDERS):
-                want = metrics.curve(model, x, y, rank, order=order, baseline=b, stats=RAW, steps=4, seed=3, batch_size=2)
+                want = metrics.curve(model, x, y, rank, order=order, baseline=b, stats=RAW, steps=5, seed=3, batch_size=2)
                 assert torch.allclose(out["curves"][i, j, o], want, atol=1e-6), (m, b, order)
     other = removal.ranks(removal.scores(maps["occlusion"]), 4)
     assert not torch.equal(other, removal.ranks(removal.scores(maps["occlusion"]), 3))  # the tie-break seed matters
