@@ -311,3 +311,29 @@ def test_grad_of_defaults_to_the_logit_and_is_checked():
     assert sgt.SGTConfig().grad_of == "logit"
     with pytest.raises(ValueError, match="grad_of must be 'logit'.*got 'softmax'"):
         sgt.SGTConfig(grad_of="softmax")
+
+
+def test_sgt_step_state_restores_its_masking_noise():
+    """A checkpoint's SGT state is the masking noise generator (seeded seed + 7919): loading it makes the
+    next draws repeat, as a resumed training needs."""
+    x, y = torch.rand(2, 1, 4, 4), torch.tensor([0, 1])
+    step = sgt.SGTStep(sgt.SGTConfig())
+    step.begin(None, x, y, seed=3)
+    assert torch.equal(step.state()["noise"], torch.Generator().manual_seed(3 + 7919).get_state())
+    saved = step.state()
+    first = torch.rand(5, generator=step.noise)
+    assert not torch.equal(torch.rand(5, generator=step.noise), first)
+    other = sgt.SGTStep(sgt.SGTConfig())
+    other.begin(None, x, y, seed=99)
+    other.load_state(saved)
+    assert torch.equal(torch.rand(5, generator=other.noise), first)
+
+
+def test_lowest_mask_may_mask_every_pixel_and_scores_rank_by_abs_by_default():
+    score = torch.tensor([[0.3, -0.1, 0.2, 0.0]])
+    assert sgt.lowest_mask(score, 4).all()  # k = P: every pixel
+    with pytest.raises(ValueError):
+        sgt.lowest_mask(score, 5)
+    grad = torch.tensor([[[[1.0, -2.0], [0.5, -0.25]]]])
+    assert torch.equal(sgt.pixel_scores(grad), sgt.pixel_scores(grad, "abs"))
+    assert sgt.pixel_scores(grad).tolist() == [[1.0, 2.0, 0.5, 0.25]]

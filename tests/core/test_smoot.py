@@ -165,3 +165,42 @@ def test_smoot_config_bounds_are_inclusive_and_problems_are_listed_together():
         smoot.SMOOTConfig(k_init="0.5")
     with pytest.raises(ValueError, match="need k_min <= k_init <= k_max, got 0.2 <= 0.9 <= 0.8"):
         smoot.SMOOTConfig(k_init=0.9)
+
+
+def test_smoot_step_state_restores_the_book_and_the_noise():
+    """A checkpoint's SMOOT state: the masking noise, every image's K fraction, its visits and the epoch
+    snapshots. Loaded into a fresh step, they equal the saved ones and are copies (the saved state does not
+    move with the new run)."""
+    x, y = torch.rand(4, 1, 4, 4), torch.tensor([0, 1, 0, 1])
+    step = smoot.SMOOTStep()
+    step.begin(None, x, y, seed=3)
+    step.book.update(torch.tensor([0, 2]), torch.tensor([0.5, -0.5]))
+    step.end_epoch()
+    step.book.update(torch.tensor([1]), torch.tensor([0.25]))
+    saved = step.state()
+    assert set(saved) == {"noise", "fraction", "visits", "snapshots"}
+    assert torch.equal(saved["noise"], torch.Generator().manual_seed(3 + 7919).get_state())
+    fresh = smoot.SMOOTStep()
+    fresh.begin(None, x, y, seed=99)
+    fresh.load_state(saved)
+    assert torch.equal(fresh.noise.get_state(), saved["noise"])
+    assert torch.equal(fresh.book.fraction, step.book.fraction) and torch.equal(fresh.book.visits, step.book.visits)
+    assert fresh.book.visits.tolist() == [1, 1, 1, 0]
+    assert len(fresh.book.snapshots) == 2
+    assert all(torch.equal(a, b) for a, b in zip(fresh.book.snapshots, step.book.snapshots))
+    fresh.book.update(torch.tensor([3]), torch.tensor([1.0]))
+    fresh.book.snapshots[0] += 1
+    assert saved["fraction"][3] == step.book.fraction[3] != fresh.book.fraction[3]
+    assert torch.equal(saved["snapshots"][0], step.book.snapshots[0])
+
+
+def test_k_step_after_one_epoch_is_the_mean_change_in_pixels():
+    """Two snapshots (the start and one epoch): k_step = mean |Δ fraction| · pixels; with one snapshot it is 0."""
+    book = smoot.MaskBook(4, smoot.SMOOTConfig())
+    assert float(book.summary(784)["k_step"]) == 0.0
+    before = book.fraction.clone()
+    book.update(torch.tensor([0, 2]), torch.tensor([0.5, -0.5]))
+    book.end_epoch()
+    want = (book.fraction - before).abs().mean() * 784
+    assert float(want) > 0
+    assert float(book.summary(784)["k_step"]) == pytest.approx(float(want))
