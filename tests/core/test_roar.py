@@ -27,6 +27,15 @@ def test_threshold_outside_open_interval_is_refused(t):
 def test_unknown_mode_is_refused():
     with pytest.raises(ValueError, match="unknown mode 'rar'"):
         roar.removal_mask(torch.zeros(1, P, dtype=torch.int16), 10, "rar")
+    with pytest.raises(ValueError, match=r"^unknown mode 'ROAR'; known: roar, kar$"):
+        roar.check_mode("ROAR")
+
+
+@pytest.mark.parametrize("t, k", [(0.5, 4), (0.06, 0), (0.07, 1), (1, 8), (99.5, 780)])
+def test_thresholds_below_one_percent_are_counted(t, k):
+    """Any percentage strictly between 0 and 100 is a threshold, fractions of one percent too:
+    ⌊784·t/100 + ½⌋ pixels (0.5 % → 3.92 → 4; 0.06 % → 0.47 → 0; 0.07 % → 0.55 → 1)."""
+    assert roar.n_pixels(t, P) == k
 
 
 def test_removed_pixels_take_the_dataset_mean(mnist_dir):

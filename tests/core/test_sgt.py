@@ -337,3 +337,31 @@ def test_lowest_mask_may_mask_every_pixel_and_scores_rank_by_abs_by_default():
     grad = torch.tensor([[[[1.0, -2.0], [0.5, -0.25]]]])
     assert torch.equal(sgt.pixel_scores(grad), sgt.pixel_scores(grad, "abs"))
     assert sgt.pixel_scores(grad).tolist() == [[1.0, 2.0, 0.5, 0.25]]
+
+
+def test_lowest_mask_breaks_ties_with_the_generator_it_is_given():
+    """The tie-break draws from the caller's generator (SGTStep's seeded noise), not from ``removal.ranks``'s
+    own default seed: two seeds give two masks of tied scores, one seed the same mask twice, and the mask is
+    the ``k`` first pixels of the permutation that generator draws."""
+    score = torch.zeros(3, 50)
+    masks = [sgt.lowest_mask(score, 20, torch.Generator().manual_seed(s)) for s in (5, 5, 6)]
+    assert torch.equal(masks[0], masks[1]) and not torch.equal(masks[0], masks[2])
+    assert not torch.equal(masks[0], sgt.lowest_mask(score, 20))  # None: ranks' own seed 0, not seed 5
+    perm = torch.rand(3, 50, generator=torch.Generator().manual_seed(5)).argsort(1)  # ranks' draw, by hand
+    expected = torch.zeros(3, 50, dtype=torch.bool).scatter_(1, perm[:, :20], True)
+    assert torch.equal(masks[0], expected)
+
+
+def test_fill_uniform_draws_in_the_images_dtype():
+    """float64 images get float64 noise: ``lo + u·(hi − lo)`` with ``u`` drawn as float64 (a float32 draw is
+    a different stream of values, rounded to 24 bits)."""
+    x = torch.linspace(-1.0, 3.0, 2 * 16, dtype=torch.float64).view(2, 1, 4, 4)
+    mask = torch.zeros(2, 16, dtype=torch.bool)
+    mask[:, 10:] = True
+    out = sgt.fill_uniform(x, mask, torch.Generator().manual_seed(3))
+    assert out.dtype == torch.float64
+    flat = x.flatten(1)
+    lo, hi = flat[:, :10].amin(1, keepdim=True), flat[:, :10].amax(1, keepdim=True)
+    u = torch.rand(2, 1, 16, generator=torch.Generator().manual_seed(3), dtype=torch.float64).view(2, 16)
+    expected = torch.where(mask, lo + u * (hi - lo), flat)
+    torch.testing.assert_close(out.flatten(1), expected, rtol=0, atol=1e-15)

@@ -204,3 +204,15 @@ def test_k_step_after_one_epoch_is_the_mean_change_in_pixels():
     want = (book.fraction - before).abs().mean() * 784
     assert float(want) > 0
     assert float(book.summary(784)["k_step"]) == pytest.approx(float(want))
+
+
+@pytest.mark.parametrize("epochs", [2, 4])
+def test_k_step_is_the_last_epochs_change_however_many_epochs(epochs):
+    """k_step compares the last two snapshots, whatever their number (3 or 5 here: snapshot 2 is then the
+    last one, or neither of the last two)."""
+    book = smoot.MaskBook(2, smoot.SMOOTConfig(w=1.0, k_min=0.0, k_max=1.0, k_init=0.5))
+    for e in range(epochs):
+        book.update(torch.tensor([0, 1]), torch.tensor([0.01 * (e + 1), -0.02 * (e + 1)]))
+        book.end_epoch()
+    # the last epoch moved image 0 by 0.01·epochs and image 1 by 0.02·epochs: mean 0.015·epochs, in 100 pixels
+    assert float(book.summary(100)["k_step"]) == pytest.approx(1.5 * epochs, rel=1e-5)
