@@ -7,10 +7,13 @@ last, so an entry whose ``.pt`` exists is whole), including the node that comput
 executor (:mod:`roarkit.store.executor`), writing each result as it arrives. A resumable unit (a long
 training) checkpoints into ``<root>/.checkpoints/<kind>/<key>.pt`` while it runs; a rerun resumes there.
 
-Writes are atomic: a hidden ``.<name>.<pid>.<rand>.tmp`` file in the same directory is written,
+Writes are atomic: a hidden ``.<name>.<host>.<pid>.<rand>.tmp`` file in the same directory is written,
 flushed, fsync'ed and ``os.replace``'d onto the final name, so a reader (or a process killed
 mid-write) never sees a half-written entry. Readers only open final names, with
-``torch.load(weights_only=True)``; an unreadable final file warns and is recomputed.
+``torch.load(weights_only=True)``; an unreadable final file warns and is recomputed. A writer killed
+mid-write leaves its temp file behind; the next write into that directory removes it once its writer is
+known dead (same host, process gone) or, for writers on other hosts, once it is
+:data:`STALE_TMP_SECONDS` old.
 
 Values must be dicts of tensors, python scalars, str, bytes, lists/tuples and nested dicts
 (e.g. a ``state_dict``). Tensors are detached and moved to CPU before saving (and stay on CPU
@@ -23,6 +26,7 @@ import hashlib
 import json
 import os
 import re
+import socket
 import time
 import uuid
 import warnings
@@ -41,7 +45,7 @@ from roarkit.store.provenance import environment, repo_root
 
 __all__ = ["STALE_TMP_SECONDS", "usage", "Entry", "Store"]
 
-STALE_TMP_SECONDS = 3600  # .tmp files older than this are leftovers of killed writers
+STALE_TMP_SECONDS = 3600  # .tmp files older than this are leftovers of killed writers, whoever wrote them
 _USED: dict[str, tuple[bool, float]] = {}  # key -> (computed in this process?, seconds it took to compute)
 _KIND_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SCALARS = (type(None), bool, int, float, complex, str, bytes, torch.dtype, torch.Size)
@@ -153,7 +157,7 @@ def _fsync_dir(directory: Path) -> None:
 
 def _atomic_write(path: Path, write) -> None:
     """``write(f)`` into a hidden temp file beside ``path``, fsync, then rename onto ``path``."""
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp = path.parent / f".{path.name}.{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         with open(tmp, "wb") as f:
             write(f)
@@ -166,11 +170,30 @@ def _atomic_write(path: Path, write) -> None:
     _fsync_dir(path.parent)
 
 
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host runs (a zombie, killed but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
+
+
 def _clean_stale_tmp(directory: Path) -> None:
+    """Remove the temp files of killed writers: this host's whose process is gone, any other once it is
+    :data:`STALE_TMP_SECONDS` old (a writer elsewhere, or a name without a host, may still be alive)."""
     cutoff = time.time() - STALE_TMP_SECONDS
+    mine = re.compile(rf"\.{re.escape(socket.gethostname())}\.(\d+)\.[0-9a-f]{{8}}\.tmp$")
     for tmp in directory.glob(".*.tmp"):
         try:
-            if tmp.stat().st_mtime < cutoff:
+            m = mine.search(tmp.name)
+            if (m and not _alive(int(m.group(1)))) or tmp.stat().st_mtime < cutoff:
                 tmp.unlink()
         except OSError:
             pass

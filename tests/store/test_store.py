@@ -4,6 +4,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 import torch
 
@@ -194,7 +196,7 @@ def test_default_root(monkeypatch, tmp_path):
 
 # ---------------------------------------------------------------- atomicity
 
-def test_no_tmp_left_and_corrupt_or_partial_files_are_not_read(tmp_path):
+def test_no_tmp_left_and_corrupt_or_partial_files_are_not_read(tmp_path, monkeypatch):
     store = Store(tmp_path)
     calls = []
 
@@ -225,8 +227,29 @@ def test_no_tmp_left_and_corrupt_or_partial_files_are_not_read(tmp_path):
     assert planted.exists() and partial.exists()
     old = time.time() - 2 * results.STALE_TMP_SECONDS
     os.utime(planted, (old, old))
+    # this host's temp files: a dead writer's (a process that ran and exited, and a zombie) are swept at
+    # once, a live writer's stay; another host's young one stays (its writer may run there)
+    host = socket.gethostname()
+    exited = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                            text=True, check=True)
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    while psutil.Process(zombie.pid).status() != psutil.STATUS_ZOMBIE:
+        time.sleep(0.01)
+    tmp = lambda writer, pid: entry.path.parent / f".{other}.pt.{writer}.{pid}.0123abcd.tmp"
+    dead, undead, live, elsewhere = (tmp(host, int(exited.stdout)), tmp(host, zombie.pid),
+                                     tmp(host, os.getpid()), tmp("another-host.example", int(exited.stdout)))
+    for f in (dead, undead, live, elsewhere):
+        f.write_bytes(b"half")
     store.put("k", {"a": 1}, None, {"y": 1}, seconds=0.0)
+    zombie.wait()
     assert not planted.exists() and partial.exists()
+    assert not dead.exists() and not undead.exists() and live.exists() and elsewhere.exists()
+    # and the store's own temp names carry this host and pid, so a killed writer's leftover is swept
+    seen = []
+    with monkeypatch.context() as m:
+        m.setattr(results.os, "replace", lambda src, dst: seen.append(Path(src).name) or os.rename(src, dst))
+        store.put("k", {"a": 3}, None, {"y": 1}, seconds=0.0)
+    assert len(seen) == 2 and all(f".{host}.{os.getpid()}." in n for n in seen), seen
 
 
 def _popen_worker(*args):
