@@ -180,8 +180,9 @@ R.timing
 
 # %% [markdown]
 # On this device ({glue:text}`device_name`) the paper profile of this page would take about
-# {glue:text}`paper_hours:.0f` hours for the three trainings alone, which is why this page ran with the reduced
-# settings of the provenance block. {glue:md}`paper_cmd` runs it in full.
+# {glue:text}`paper_hours:.0f` hours for the three trainings alone, which is why this page ran with the
+# settings of the provenance block (its warning box lists what is below the paper's). {glue:md}`paper_cmd`
+# runs the paper's settings on the images this machine holds.
 #
 # ## Accuracy and the accuracy drop
 #
@@ -220,7 +221,8 @@ R.comparison.style.format(precision=2)
 # **Verdict.** The paper's order SMOOT < SGT < traditional in AUC (paper:
 # {glue:text}`paper_auc_smoot:.2f` < {glue:text}`paper_auc_sgt:.2f` < {glue:text}`paper_auc_traditional:.2f`)
 # **{glue:text}`verdict_word`** in this run: {glue:text}`verdict_text`
-# With fewer epochs and images than the paper, our AUCs are not the paper-setting values; the
+# This run's settings are not all the paper's (*What differs from the paper*, below: the data, the model
+# selection, and whatever the provenance block lists), so our AUCs are not the paper-setting values; the
 # comparison is of the order, not of the numbers. AUC also falls with the accuracy a model starts
 # from: the mean test accuracies of the three trainings differ by at most {glue:text}`acc_spread:.2f`
 # percentage points in this run.
@@ -252,8 +254,9 @@ page.figure("fig_k", F.fig_k(R.k_final, R.k_quantiles, R.numbers["pixels"], R.pa
 # After {glue:text}`epochs_run` epochs the final K spans {glue:text}`k_lo` / {glue:text}`k_med` /
 # {glue:text}`k_hi` (min / median / max) against the paper's {glue:text}`pk_page` after 100 epochs; with
 # w = {glue:text}`w_run`, an image's K moves by at most {glue:text}`w_pixels` pixels per epoch (|Δ| ≤ 1) and by
-# {glue:text}`k_step:.1f` pixels on average over this run's last epoch, so a short run cannot spread as
-# far as the paper's.
+# {glue:text}`k_step:.1f` pixels on average over this run's last epoch. How far K spreads depends on w,
+# k_min and k_max, which are our reading of the paper (below), and on the number of epochs (the paper's:
+# 100; this run's: {glue:text}`epochs_run`), so the paper's range is a reference, not a target.
 #
 # ## Saliency maps
 #
