@@ -13,6 +13,14 @@ a sample, scaled by models, images and epochs; rankings: each estimator on a sam
 the training and test images). The units already in the store (``ROARKIT_CACHE``) are counted as done.
 Wall time on ``--workers`` cores assumes the units spread evenly, times ``--contention`` (the slow-down of
 a training while the other core trains too: 1.3 measured by bench_executor.py on the build machine).
+
+Measured beside the estimate: where the store already holds trainings computed like one of the page's
+(same network, variant and settings; any seed, epoch count and data of the same image size), their
+seconds per training image and epoch, scaled to the page's images and epochs (``measured_each``), and the
+wall time of the units still to run on ``--workers`` workers as a list schedule in the page's order. No
+contention factor there: the stored times were taken under whatever ran beside them (the long runs: the
+other Ray worker). On the build machine this basis was the better one: sgt_mnist's 22 units took 6.5
+core-hours where the estimate said 8.9 (2026-12-04).
 The JSON (``--out``) holds every row.
 """
 from __future__ import annotations
@@ -38,6 +46,7 @@ from roarkit.experiments.sgt_study import _net
 from roarkit.store import Store
 
 PAGES = ("sgt_mnist", "sgt_fashion_mnist", "roar_benchmark")
+PIXELS = {"mnist": 784, "fashion_mnist": 784, "cifar10": 3072}  # values per image (channels x height x width)
 
 
 def params(page: str, profile: str, overrides: dict) -> types.SimpleNamespace:
@@ -60,6 +69,38 @@ def subset(ds, n_train: int, n_test: int | None = None):
                    **({} if n_test is None else {"x_test": ds.x_test[:n_test], "y_test": ds.y_test[:n_test]}))
 
 
+def _like(params: dict) -> str:
+    """A training's parameters without what the measured rate is scaled by (seed, epochs)."""
+    q = json.loads(json.dumps(params, default=str))
+    q.pop("seed", None)
+    q.get("config", {}).pop("epochs", None)
+    return json.dumps(q, sort_keys=True)
+
+
+def measured_rate(store: Store, unit, pixels: int) -> tuple[float, int] | None:
+    """Seconds per training image and epoch of the stored trainings computed like ``unit`` (its parameters
+    but seed and epochs; data of ``pixels`` pixels per image): the median over them, and how many.
+    Images trained on: the data's training images less the ``val_fraction`` held out."""
+    want, rates = _like(unit.params), []
+    for e in store.entries(unit.kind):
+        pr = e.provenance
+        params, data = pr.get("params", {}), pr.get("data", [])
+        if _like(params) != want or len(data) != 1 or PIXELS.get(data[0].get("name")) != pixels:
+            continue
+        images = data[0]["n_train"] - round(params.get("val_fraction", 0.0) * data[0]["n_train"])
+        rates.append(pr["seconds"] / (images * params["config"]["epochs"]))
+    return (float(torch.tensor(rates).median()), len(rates)) if rates else None
+
+
+def schedule(seconds: list[float], workers: int) -> float:
+    """Wall seconds of ``seconds`` run in that order on ``workers`` workers, each unit to the first free one."""
+    free = [0.0] * max(1, workers)
+    for s in seconds:
+        i = free.index(min(free))
+        free[i] += s
+    return max(free)
+
+
 def sgt_rows(p, sample: int) -> list[dict]:
     ds = D.load(p.dataset, n_train=p.n_train or None, n_test=p.n_test or None, seed=p.subset_seed,
                 device=resolve_device(p.device))
@@ -80,8 +121,14 @@ def sgt_rows(p, sample: int) -> list[dict]:
         epoch, fixed = sec[2] - sec[1], max(0.0, 2 * sec[1] - sec[2])  # fixed: building, testing on 200 images
         each = epoch * n_img / len(small.data.y_train) * p.epochs + fixed * len(ds.y_test) / 200
         todo = [s for v, s in runs if v == variant and store._get_unit(st.train_unit(v, s)) is None]
-        rows.append({"unit": f"sgt_train {variant}", "units": sum(v == variant for v, _ in runs), "to_run": len(todo),
-                     "sample": f"an epoch on {len(small.data.y_train)} images: {epoch:.1f} s", "seconds_each": each})
+        row = {"unit": f"sgt_train {variant}", "units": sum(v == variant for v, _ in runs), "to_run": len(todo),
+               "sample": f"an epoch on {len(small.data.y_train)} images: {epoch:.1f} s", "seconds_each": each}
+        rate = measured_rate(store, st.train_unit(variant, 0), int(ds.x_train[0].numel()))
+        if rate:
+            trained = n_img - round(p.val_fraction * n_img)
+            row |= {"measured_each": rate[0] * trained * p.epochs,
+                    "measured_from": f"{rate[1]} stored unit(s): {rate[0] * 1e3:.2f} ms per image and epoch"}
+        rows.append(row)
     n_drop = min(p.n_drop, len(ds.y_test))
     k = min(100, n_drop)
     net = _net(st.model_name, ds, 0, models.build(st.model_name, seed=0, in_channels=ds.image_shape[0],
@@ -153,10 +200,23 @@ def main(argv=None) -> int:
     wall = todo / a.workers * a.contention / 3600
     print(f"total {total / 3600:.1f} core-hours; still to run {todo / 3600:.1f} core-hours, about {wall:.1f} h "
           f"wall on {a.workers} workers (x{a.contention} contention)")
+    measured = None
+    if any("measured_each" in r for r in rows):
+        left = [r.get("measured_each", r["seconds_each"]) for r in rows if r["to_run"]
+                for _ in range(r["to_run"])]
+        measured = {"core_hours_to_run": sum(left) / 3600, "wall_hours": schedule(left, a.workers) / 3600}
+        for r in rows:
+            if "measured_each" in r:
+                print(f"  measured: {r['unit']:<52} {r['measured_each'] / 3600:6.2f} core-h each  "
+                      f"(from {r['measured_from']})")
+        print(f"measured basis (stored units where there are any, the estimate elsewhere): still to run "
+              f"{measured['core_hours_to_run']:.1f} core-hours, about {measured['wall_hours']:.1f} h wall on "
+              f"{a.workers} workers (list schedule, no contention factor)")
     if a.out:
         Path(a.out).write_text(json.dumps({"page": a.page, "profile": a.profile, "params": vars(p), "rows": rows,
                                            "core_hours": total / 3600, "core_hours_to_run": todo / 3600,
-                                           "wall_hours": wall, "workers": a.workers}, indent=2, default=str))
+                                           "wall_hours": wall, "workers": a.workers, "measured": measured},
+                                          indent=2, default=str))
     return 0
 
 

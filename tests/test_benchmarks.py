@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "benchmarks"
 
@@ -140,7 +142,21 @@ def test_bench_executor_with_glibcs_allocator_defaults(tmp_path):
 
 def test_estimate_counts_a_pages_units_and_scales_timed_samples(tmp_path, mnist_dir):
     """benchmarks/estimate.py on the quick profiles: every unit of the page counted, each kind timed on a
-    sample, and the totals the sum of the rows."""
+    sample, and the totals the sum of the rows; a training stored like one of the page's (another seed, half
+    the epochs) gives that row's measured cost, scaled by epochs."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import estimate
+    finally:
+        sys.path.remove(str(BENCH))
+    from roarkit.core import data
+    from roarkit.experiments import sgt
+    from roarkit.store import Store
+    p = estimate.params("sgt_mnist", "quick", {"epochs": 1})
+    store = Store(tmp_path / "store")
+    st = sgt.study(p, data.load("mnist", root=mnist_dir, n_train=p.n_train, n_test=p.n_test, seed=p.subset_seed), store)
+    stored = store.map([st.train_unit("traditional", 5)])[0]
+    assert estimate.schedule([3.0, 3.0, 3.0], 2) == 6.0 and estimate.schedule([4.0, 1.0, 1.0, 1.0], 2) == 4.0
     for page, kinds in (("sgt_mnist", {"sgt_train traditional", "sgt_train sgt", "sgt_train smoot", "sgt_drop"}),
                         ("roar_benchmark", None)):
         out = tmp_path / f"{page}.json"
@@ -159,7 +175,17 @@ def test_estimate_counts_a_pages_units_and_scales_timed_samples(tmp_path, mnist_
             assert set(rows) == kinds
             assert rows["sgt_train sgt"]["units"] == p["seeds"] and rows["sgt_drop"]["units"] == 3 * p["seeds"]
             assert rows["sgt_drop"]["to_run"] == 3 * p["seeds"]  # nothing of it in this test's store
+            # 540 of the 600 images trained on (60 held out), 1 epoch stored, the page's 2 epochs scaled
+            trad = rows["sgt_train traditional"]
+            assert trad["measured_each"] == pytest.approx(stored.provenance["seconds"] * p["epochs"] / 1)
+            assert trad["measured_from"].startswith("1 stored unit(s)")
+            assert not any("measured_each" in rows[k] for k in kinds - {"sgt_train traditional"})
+            left = [trad["measured_each"]] + [rows[k]["seconds_each"] for k in ("sgt_train sgt", "sgt_train smoot")
+                                              for _ in range(p["seeds"])] + [rows["sgt_drop"]["seconds_each"]] * 3
+            assert r["measured"]["core_hours_to_run"] == pytest.approx(sum(left) / 3600)
+            assert "measured basis" in proc.stdout
         else:
+            assert r["measured"] is None and "measured basis" not in proc.stdout
             models = len(p["estimators"]) * len(p["modes"]) * len(p["thresholds"]) * p["seeds"] \
                 + (len(p["estimators"]) * len(p["thresholds"]) * p["seeds"] if p["leakage"] else 0)
             for d in p["datasets"]:
