@@ -170,6 +170,8 @@ page.figure("fig_validation", F.fig_validation(R.histories))
 # the training loss.
 # ```
 #
+# Was the run long enough? Measured: {glue:text}`plateau_text`
+#
 # Time: SGT needs one extra input-gradient pass per batch and a forward and backward pass of the
 # masked batch; SMOOT adds a forward pass of the masked batch in eval mode. The table gives the
 # seconds per epoch measured here and what the paper profile (100 epochs, 3 seeds, 60,000 training

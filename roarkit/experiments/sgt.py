@@ -29,7 +29,7 @@ from roarkit.store.provenance import device_name
 
 __all__ = ["DATASETS", "VARIANTS", "TOLERANCE", "PAPER_IMAGES", "runs_frame", "curves_frame", "mean_std", "summary",
            "paper_comparison", "verdict", "verdict_short", "verdict_tail", "foreground_share", "timing", "control",
-           "motivational", "OFFICIAL", "official_comparison", "signed_comparison", "masked_views", "gradient_maps", "SGTResult", "study", "run"]
+           "motivational", "plateau", "OFFICIAL", "official_comparison", "signed_comparison", "masked_views", "gradient_maps", "SGTResult", "study", "run"]
 
 #: The datasets of these pages (CIFAR is the page ``sgt_cifar``).
 DATASETS = ("mnist", "fashion_mnist")
@@ -190,6 +190,40 @@ def control(runs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     gm = gap.gap.mean()
     order = " > ".join(f"{label('training', t)} {gm[t]:.2f}" for t in gm.sort_values(ascending=False).index)
     return table, f"ordered by that gap, {order}."
+
+
+def plateau(histories: dict, window: float = 0.2) -> tuple[pd.DataFrame, str]:
+    """Whether the validation accuracy has levelled off by the last epochs. Per training: the validation
+    accuracy per epoch averaged over seeds; its mean over the last ``w = max(2, round(window · epochs))``
+    epochs minus its mean over the ``w`` epochs before (the gain, pp); and the seed-to-seed std of each
+    seed's mean over the last ``w`` epochs (pp). The curve counts as flat when the gain is at most that
+    std, or at most 0.1 pp with one seed: the last epochs then add no more than seed noise.
+    ``histories``: training -> one history (``val_accuracy`` per epoch, fractions) per seed."""
+    rows, epochs = {}, None
+    for t, hs in histories.items():
+        acc = 100 * np.asarray([h["val_accuracy"] for h in hs], dtype=float)  # seeds x epochs
+        epochs = acc.shape[1]
+        w = max(2, round(window * epochs))
+        if epochs < 2 * w:
+            rows[t] = {"gain": float("nan"), "seed_std": float("nan"), "flat": False}
+            continue
+        last = acc[:, -w:].mean(1)
+        gain = float(last.mean() - acc[:, -2 * w:-w].mean())
+        std = float(last.std(ddof=1)) if len(last) > 1 else 0.0
+        rows[t] = {"gain": gain, "seed_std": std, "flat": abs(gain) <= (std if len(last) > 1 else 0.1)}
+    table = pd.DataFrame(rows).T
+    w = max(2, round(window * epochs)) if epochs else 0
+    if not epochs or epochs < 2 * w:
+        return table, (f"with {epochs or 0} epoch(s) there are not two windows of {w} epochs to compare, so this run "
+                       "cannot show whether the validation accuracy levelled off.")
+    gains = " / ".join(f"{table.gain[t]:+.2f}" for t in table.index)
+    names = " / ".join(label("training", t) for t in table.index)
+    flat = [label("training", t) for t in table.index if table.flat[t]]
+    word = ("flat for every training" if len(flat) == len(table) else
+            f"flat for {', '.join(flat)} only" if flat else "still rising (or falling) for every training")
+    return table, (f"over the last {w} of the {epochs} epochs the mean validation accuracy changed by {gains} pp "
+                   f"({names}) against the {w} epochs before: {word} (flat: a change within the seed-to-seed "
+                   f"std of the last {w} epochs' accuracy).")
 
 
 def motivational(runs: pd.DataFrame) -> pd.DataFrame:
@@ -356,14 +390,17 @@ def run(p, store: Store | None = None) -> SGTResult:
     signed_table, signed_text = signed_comparison(runs, signed, p.drop_methods, p.signed_seeds)
     log_prob_table, log_prob_text = official_comparison(runs, log_prob, p.drop_methods, p.log_prob_seeds,
                                                         "sgt_log_prob")
+    histories = {t: [st.train(t, s).value["history"] for s in seeds] for t in VARIANTS}
+    _, plateau_text = plateau(histories)
     numbers = _numbers(p, ds, runs, v, pixels, k_sgt, n_drop, fg, smoot_entries) | {
+        "plateau_text": plateau_text,
         "paper_hours": float(tm.iloc[:, -1].sum()), "device_name": device_name(device),
         "control_text": control_text, "mot_trad": float(mot.iloc[0, 0]), "signed_text": signed_text,
         "log_prob_text": log_prob_text}
     return SGTResult(p.dataset, ds, runs, signed, log_prob, curves_frame(st, VARIANTS, seeds, **ev),
                      summary(runs, p.drop_methods), tm, paper_comparison(runs, p.dataset, k_sgt), ctl, mot, signed_table,
                      log_prob_table, v,
-                     {t: [st.train(t, s).value["history"] for s in seeds] for t in VARIANTS},
+                     histories,
                      [e.value["smoot"]["k_final"] for e in smoot_entries],
                      [e.value["smoot"]["k_quantiles"] for e in smoot_entries],
                      masks, ds.unnormalize(ds.x_test[pick]).cpu(), [ds.classes[int(c)] for c in ds.y_test[pick]],

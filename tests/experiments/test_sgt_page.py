@@ -108,6 +108,29 @@ def test_control_orders_the_trainings_by_the_random_minus_gradient_gap():
     assert list(table.columns) == ["AUC Random", "AUC Gradient", "Random − Gradient"]
 
 
+def test_plateau_compares_the_last_window_with_the_one_before_against_seed_noise():
+    ramp = [i / 100 for i in range(10)]  # still rising: 1 pp per epoch
+    level = [0.5] * 5 + [0.9] * 5  # levelled off after epoch 5
+    hs = {"traditional": [{"val_accuracy": level}, {"val_accuracy": [a + 0.001 for a in level]}],
+          "sgt": [{"val_accuracy": ramp}, {"val_accuracy": ramp}],
+          "smoot": [{"val_accuracy": [0.5] * 8 + [0.9, 0.91]}, {"val_accuracy": [0.5] * 8 + [0.88, 0.89]}]}
+    table, text = S.plateau(hs)  # windows of 2 epochs: 9-10 against 7-8
+    assert table.gain["traditional"] == pytest.approx(0.0) and table.flat["traditional"]
+    assert table.gain["sgt"] == pytest.approx(2.0) and table.seed_std["sgt"] == pytest.approx(0.0) and not table.flat["sgt"]
+    assert table.gain["smoot"] == pytest.approx(39.5) and table.seed_std["smoot"] == pytest.approx(2 ** 0.5)
+    assert not table.flat["smoot"]
+    assert text == ("over the last 2 of the 10 epochs the mean validation accuracy changed by +0.00 / +2.00 / +39.50 pp "
+                    "(Traditional / SGT / SMOOT) against the 2 epochs before: flat for Traditional only (flat: a change "
+                    "within the seed-to-seed std of the last 2 epochs' accuracy).")
+    # one seed: flat within 0.1 pp; a wider window; too few epochs to compare
+    one = {"traditional": [{"val_accuracy": [0.5] * 10 + [0.9] * 10}]}
+    table, text = S.plateau(one, window=0.25)
+    assert table.gain["traditional"] == 0.0 and table.flat["traditional"] and text.startswith("over the last 5 of the 20")
+    assert "flat for every training" in text
+    table, text = S.plateau({"sgt": [{"val_accuracy": [0.5, 0.6, 0.7]}]})
+    assert not table.flat["sgt"] and text.startswith("with 3 epoch(s) there are not two windows of 2 epochs")
+
+
 def test_signed_comparison_sentence_and_the_not_run_note():
     table, text = S.signed_comparison(pd.DataFrame(), None, ["grad"], 0)
     assert text == "this profile did not run the signed ranking (signed_seeds = 0)." and "note" in table
@@ -189,6 +212,7 @@ def test_run_assembles_every_table_and_number_of_the_page(result):
         assert list(t.index) == ["Traditional", "SGT", "SMOOT"]
     assert R.summary.loc["SGT", "AUC Gradient"] == f"{R.runs.auc_grad.iloc[1]:.2f}"
     assert n["paper_hours"] == pytest.approx(R.timing.iloc[:, -1].sum())
+    assert n["plateau_text"] == S.plateau(R.histories)[1]
 
 
 def test_run_curves_histories_and_figure_images(result):
