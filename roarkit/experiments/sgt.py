@@ -199,31 +199,24 @@ def plateau(histories: dict, window: float = 0.2) -> tuple[pd.DataFrame, str]:
     seed's mean over the last ``w`` epochs (pp). The curve counts as flat when the gain is at most that
     std, or at most 0.1 pp with one seed: the last epochs then add no more than seed noise.
     ``histories``: training -> one history (``val_accuracy`` per epoch, fractions) per seed."""
-    rows, epochs = {}, None
-    for t, hs in histories.items():
-        acc = 100 * np.asarray([h["val_accuracy"] for h in hs], dtype=float)  # seeds x epochs
-        epochs = acc.shape[1]
-        w = max(2, round(window * epochs))
-        if epochs < 2 * w:
-            rows[t] = {"gain": float("nan"), "seed_std": float("nan"), "flat": False}
-            continue
-        last = acc[:, -w:].mean(1)
-        gain = float(last.mean() - acc[:, -2 * w:-w].mean())
-        std = float(last.std(ddof=1)) if len(last) > 1 else 0.0
-        rows[t] = {"gain": gain, "seed_std": std, "flat": abs(gain) <= (std if len(last) > 1 else 0.1)}
-    table = pd.DataFrame(rows).T
-    w = max(2, round(window * epochs)) if epochs else 0
-    if not epochs or epochs < 2 * w:
-        return table, (f"with {epochs or 0} epoch(s) there are not two windows of {w} epochs to compare, so this run "
-                       "cannot show whether the validation accuracy levelled off.")
-    gains = " / ".join(f"{table.gain[t]:+.2f}" for t in table.index)
-    names = " / ".join(label("training", t) for t in table.index)
+    acc = {t: 100 * np.asarray([h["val_accuracy"] for h in hs], dtype=float) for t, hs in histories.items()}
+    epochs = next(iter(acc.values())).shape[1]
+    w = max(2, round(window * epochs))
+    if epochs < 2 * w:
+        return (pd.DataFrame({"gain": np.nan, "seed_std": np.nan, "flat": False}, index=list(acc)),
+                f"with {epochs} epoch(s) there are not two windows of {w} epochs to compare, so this run cannot "
+                "show whether the validation accuracy levelled off.")
+    last = {t: a[:, -w:].mean(1) for t, a in acc.items()}
+    table = pd.DataFrame({"gain": {t: float(last[t].mean() - a[:, -2 * w:-w].mean()) for t, a in acc.items()},
+                          "seed_std": {t: float(x.std(ddof=1)) if len(x) > 1 else 0.0 for t, x in last.items()}})
+    table["flat"] = [abs(table.gain[t]) <= (table.seed_std[t] if len(last[t]) > 1 else 0.1) for t in table.index]
     flat = [label("training", t) for t in table.index if table.flat[t]]
     word = ("flat for every training" if len(flat) == len(table) else
             f"flat for {', '.join(flat)} only" if flat else "still rising (or falling) for every training")
-    return table, (f"over the last {w} of the {epochs} epochs the mean validation accuracy changed by {gains} pp "
-                   f"({names}) against the {w} epochs before: {word} (flat: a change within the seed-to-seed "
-                   f"std of the last {w} epochs' accuracy).")
+    return table, (f"over the last {w} of the {epochs} epochs the mean validation accuracy changed by "
+                   f"{' / '.join(f'{g:+.2f}' for g in table.gain)} pp "
+                   f"({' / '.join(label('training', t) for t in table.index)}) against the {w} epochs before: "
+                   f"{word} (flat: a change within the seed-to-seed std of the last {w} epochs' accuracy).")
 
 
 def motivational(runs: pd.DataFrame) -> pd.DataFrame:

@@ -173,16 +173,12 @@ def _atomic_write(path: Path, write) -> None:
 def _alive(pid: int) -> bool:
     """Whether process ``pid`` of this host runs (a zombie, killed but not yet reaped, does not)."""
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # PermissionError (another user's process): alive
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
     except ProcessLookupError:
         return False
-    except OSError:  # e.g. another user's process
+    except (OSError, IndexError):  # no /proc (not Linux), or another user's process
         return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state not in ("Z", "X")
 
 
 def _clean_stale_tmp(directory: Path) -> None:
