@@ -42,9 +42,10 @@ PAPER_IMAGES = 54_000
 GRAD = label("method", "grad")
 
 
-def runs_frame(study, variants, seeds, **eval_kw) -> pd.DataFrame:
-    """One row per (training, seed): accuracy, seconds, AUC per method, motivational shares, SMOOT's K."""
-    rows, runs = [], [(v, s) for v in variants for s in seeds]
+def runs_frame(study, variants, seeds, extra=(), **eval_kw) -> pd.DataFrame:
+    """One row per (training, seed), ``extra`` pairs included (run in the same calls, so that no worker
+    idles between them): accuracy, seconds, AUC per method, motivational shares, SMOOT's K."""
+    rows, runs = [], [(v, s) for v in variants for s in seeds] + list(extra)
     trains = study.train_all(runs)                   # the missing trainings run concurrently,
     drops = study.evaluate_all(runs, trains, **eval_kw)  # then the missing curves
     for (v, s), t, d in zip(runs, trains, drops):
@@ -278,9 +279,8 @@ def gradient_maps(models: dict, x: torch.Tensor, y: torch.Tensor) -> dict:
 @dataclass
 class SGTResult:
     """What the page shows: the per-run table (``runs``; ``signed`` and ``log_prob`` for the SGT runs with the
-    official code's ranking and saliency),
-    the tables, the curves (tidy), the training histories and SMOOT's K per seed, the images of the
-    figures (in [0, 1]) and the numbers the text quotes (glue name -> value)."""
+    official code's ranking and saliency), the tables, the curves (tidy), the training histories and SMOOT's
+    K per seed, the images of the figures (in [0, 1]) and the numbers the text quotes (glue name -> value)."""
 
     dataset: str
     data: D.Dataset
@@ -309,7 +309,7 @@ class SGTResult:
     @property
     def infos(self) -> list:
         """The DataInfo of every dataset the result ran on (what the page records)."""
-        return [d.info for d in [self.data]]
+        return [self.data.info]
 
 
 def study(p, ds, store: Store) -> Study:
@@ -364,9 +364,10 @@ def run(p, store: Store | None = None) -> SGTResult:
               attr=AttributionConfig(ig_steps=p.ig_steps, nt_samples=p.nt_samples))
     pixels = ds.image_shape[1] * ds.image_shape[2]
     k_sgt = removal.n_pixels(p.sgt_k, pixels)
-    runs = runs_frame(st, VARIANTS, seeds, **ev)
-    signed = runs_frame(st, ["sgt_signed"], seeds[:p.signed_seeds], **ev) if p.signed_seeds else None
-    log_prob = runs_frame(st, ["sgt_log_prob"], seeds[:p.log_prob_seeds], **ev) if p.log_prob_seeds else None
+    extra = {v: seeds[:getattr(p, OFFICIAL[v][0], 0)] for v in OFFICIAL}  # the official code's variants
+    frame = runs_frame(st, VARIANTS, seeds, extra=[(v, s) for v, ss in extra.items() for s in ss], **ev)
+    runs = frame[frame.training.isin(VARIANTS)].reset_index(drop=True)
+    signed, log_prob = (frame[frame.training == v].reset_index(drop=True) if extra[v] else None for v in OFFICIAL)
     base = st.model("traditional", 0)
     some = torch.arange(min(256, len(ds.y_test)))
     x, y = ds.x_test[some], ds.y_test[some]
@@ -380,9 +381,8 @@ def run(p, store: Store | None = None) -> SGTResult:
     tm = timing(runs)
     ctl, control_text = control(runs)
     mot = motivational(runs)
-    signed_table, signed_text = signed_comparison(runs, signed, p.drop_methods, p.signed_seeds)
-    log_prob_table, log_prob_text = official_comparison(runs, log_prob, p.drop_methods, p.log_prob_seeds,
-                                                        "sgt_log_prob")
+    (signed_table, signed_text), (log_prob_table, log_prob_text) = (
+        official_comparison(runs, part, p.drop_methods, len(extra[v]), v) for v, part in zip(OFFICIAL, (signed, log_prob)))
     histories = {t: [st.train(t, s).value["history"] for s in seeds] for t in VARIANTS}
     _, plateau_text = plateau(histories)
     numbers = _numbers(p, ds, runs, v, pixels, k_sgt, n_drop, fg, smoot_entries) | {
