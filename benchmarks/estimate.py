@@ -65,6 +65,13 @@ def cpu_seconds(fn) -> float:
     return time.process_time() - t0
 
 
+def epoch_and_fixed(run) -> tuple[float, float]:
+    """CPU seconds of one epoch and of the rest (building, testing) from ``run(epochs)`` timed at 1, 1 and
+    2 epochs (the first call warms up; one epoch less than two is an epoch's cost)."""
+    sec = [cpu_seconds(lambda: run(e)) for e in (1, 1, 2)]
+    return sec[2] - sec[1], max(0.0, 2 * sec[1] - sec[2])
+
+
 def subset(ds, n_train: int, n_test: int | None = None):
     return replace(ds, x_train=ds.x_train[:n_train], y_train=ds.y_train[:n_train],
                    **({} if n_test is None else {"x_test": ds.x_test[:n_test], "y_test": ds.y_test[:n_test]}))
@@ -114,12 +121,11 @@ def sgt_rows(p, sample: int) -> list[dict]:
     small = S.study(p, subset(ds, min(sample, n_img), 200), Store(Path("/nonexistent")))
     rows = []
     for variant in dict.fromkeys(v for v, _ in runs):
-        sec = []
-        for epochs in (1, 1, 2):  # the first call warms up; one epoch less than two is an epoch's cost
+        def train(epochs):
             small.config = training.TrainConfig(epochs=epochs, batch_size=p.batch_size, optimizer="adadelta", lr=p.lr)
             unit = small.train_unit(variant, 0)
-            sec.append(cpu_seconds(lambda: unit.fn(*unit.args, **unit.kwargs)))
-        epoch, fixed = sec[2] - sec[1], max(0.0, 2 * sec[1] - sec[2])  # fixed: building, testing on 200 images
+            return unit.fn(*unit.args, **unit.kwargs)
+        epoch, fixed = epoch_and_fixed(train)  # fixed: building, testing on 200 images
         each = epoch * n_img / len(small.data.y_train) * p.epochs + fixed * len(ds.y_test) / 200
         todo = [s for v, s in runs if v == variant and store._get_unit(st.train_unit(v, s)) is None]
         row = {"unit": f"sgt_train {variant}", "units": sum(v == variant for v, _ in runs), "to_run": len(todo),
@@ -155,11 +161,10 @@ def roar_rows(p, sample: int) -> list[dict]:
         n_tr, n_te = len(ds.y_train), len(ds.y_test)
         small = subset(ds, min(sample, n_tr), min(sample, n_te))
         group = engine.CPU_GROUP
-        sec = [cpu_seconds(lambda: roar_grid.base_group("roar", small, replace(config, epochs=e), list(range(group))))
-               for e in (1, 1, 2)]  # the first call warms up
-        # an epoch of the group; fixed: building and testing, scaled to the test images
-        sec, fixed = sec[2] - sec[1], max(0.0, 2 * sec[1] - sec[2]) * n_te / len(small.y_test)
-        per_model = (sec * n_tr / len(small.y_train) * config.epochs + fixed) / group
+        sec, fixed = epoch_and_fixed(
+            lambda e: roar_grid.base_group("roar", small, replace(config, epochs=e), list(range(group))))
+        # an epoch of the group scaled to the training images, building and testing to the test images
+        per_model = (sec * n_tr / len(small.y_train) * config.epochs + fixed * n_te / len(small.y_test)) / group
         grid = roar_grid.Grid(ds, config, methods=tuple(p.estimators), thresholds=tuple(p.thresholds),
                               seeds=tuple(range(p.seeds)), modes=tuple(p.modes), attr=attr)
         models_roar = len(grid.units()) + (len(p.estimators) * len(p.thresholds) * p.seeds if p.leakage else 0)
