@@ -11,6 +11,14 @@
 #   bash benchmarks/gpu.sh pages PAGE... --profile paper   # there: check, then execute the pages
 #                                              # (python -m roarkit run ... --no-build); book/PAGE.ipynb
 #                                              # copied to $OUT/ when set; build the book back here
+#   bash benchmarks/gpu.sh units PAGE... --profile paper --processes 16 --until T
+#                                              # there: check, then compute the pages' store units with
+#                                              # several processes sharing the GPU (benchmarks/gpu_units.py;
+#                                              # no Ray there); `pages` afterwards finds them all stored
+#   bash benchmarks/gpu.sh pack N [PARTS]      # there: the store ($ROARKIT_CACHE) as one tar, small files
+#                                              # first, in parts of 16,000,000 bytes; call N copies parts
+#                                              # PARTS*(N-1)+1 .. PARTS*N (default 4) to $OUT/. Here:
+#                                              # cat store.tar.* | tar -x -C STORE (a prefix extracts too)
 #
 # Copy (or carry) the checkout with .gpu-whl/ and .gpu-data/ to the GPU machine. roarkit runs from the
 # checkout (PYTHONPATH); the wheels leave out what a PyTorch image already has (IMAGE_HAS below) and
@@ -79,6 +87,29 @@ case "${1:-}" in
       for a in "$@"; do if [ "$prev" = --root ]; then book="$a/book"; fi; prev="$a"; done
       for a in "$@"; do if [ -f "$book/$a.ipynb" ]; then cp "$book/$a.ipynb" "$OUT"/; fi; done
     fi ;;
-  *) echo "usage: bash benchmarks/gpu.sh bundle | check | run [ARGS for every benchmark] | pages PAGE... [--profile P]" >&2
+  units)
+    shift
+    check
+    "$PY" benchmarks/gpu_units.py "$@" ;;
+  pack)
+    n="${2:?gpu.sh pack N [PARTS]: N is the call, 1 for the first}" per="${3:-4}"
+    store="${ROARKIT_CACHE:?gpu.sh pack: set ROARKIT_CACHE to the store the units were written to}"
+    [ -d "$store" ] || { echo "gpu.sh pack: no store at $store" >&2; exit 2; }
+    if [ ! -f .gpu-pack/done ]; then  # one tar per store, whichever call comes first
+      rm -rf .gpu-pack && mkdir -p .gpu-pack
+      (cd "$store" && { find . -name '*.json' -not -path './.claims/*' | sort
+                        find . -name '*.pt' -not -path './.checkpoints/*' -not -path './sgt_train/*' -not -path './train/*' | sort
+                        find . -name '*.pt' \( -path './sgt_train/*' -o -path './train/*' \) | sort
+                        find . -path './.checkpoints/*' -name '*.pt' | sort; } > "$ROOT/.gpu-pack/members")
+      tar -cf - -C "$store" -T .gpu-pack/members | split -b 16000000 -d -a 3 - .gpu-pack/store.tar.
+      touch .gpu-pack/done
+    fi
+    ls .gpu-pack/store.tar.* | sed -n "$((per * (n - 1) + 1)),$((per * n))p" | while read -r f; do
+      if [ -n "${OUT:-}" ]; then cp "$f" "$OUT"/; fi; echo "pack $n: $f"
+    done
+    echo "pack: $(wc -l < .gpu-pack/members) files in $(ls .gpu-pack/store.tar.* | wc -l) part(s) of" \
+         "$(du -cb .gpu-pack/store.tar.* | tail -1 | cut -f1) bytes; call N=1.. returns $per each" ;;
+  *) echo "usage: bash benchmarks/gpu.sh bundle | check | run [ARGS for every benchmark] | pages PAGE... [--profile P]" \
+          "| units PAGE... [--profile P --processes N --until T] | pack N [PARTS]" >&2
      exit 2 ;;
 esac

@@ -173,16 +173,17 @@ page.figure("fig_validation", F.fig_validation(R.histories))
 # Was the run long enough? Measured: {glue:text}`plateau_text`
 #
 # Time: SGT needs one extra input-gradient pass per batch and a forward and backward pass of the
-# masked batch; SMOOT adds a forward pass of the masked batch in eval mode. The table gives the
-# seconds per epoch measured here and what the paper profile (100 epochs, 3 seeds, 60,000 training
-# images) would take on this device at that speed.
+# masked batch; SMOOT adds a forward pass of the masked batch in eval mode. The table gives, for each
+# device that trained this page's models (the results store records it; a row per device), the seconds
+# per epoch measured and what the paper profile (100 epochs, 3 seeds, 60,000 training images) would
+# take at that speed.
 
 # %% tags=["remove-input"]
 R.timing
 
 # %% [markdown]
-# On this device ({glue:text}`device_name`) the paper profile of this page would take about
-# {glue:text}`paper_hours:.0f` hours for the three trainings alone, which is why this page ran with the
+# At those speeds the paper profile of this page would take {glue:text}`paper_time` for the
+# three trainings alone, which is why this page ran with the
 # settings of the provenance block (its warning box lists what is below the paper's). {glue:md}`paper_cmd`
 # runs the paper's settings on the images this machine holds.
 #

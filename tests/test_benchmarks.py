@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -192,3 +193,72 @@ def test_estimate_counts_a_pages_units_and_scales_timed_samples(tmp_path, mnist_
                 group = rows[f"{d}: base models and ROAR/KAR retrainings (lock-step groups of 16)"]
                 assert group["models"] == models + p["seeds"]
                 assert {f"{d}: ranks {m}" for m in p["estimators"]} <= set(rows)
+
+
+TINY = {"n_train": 300, "n_test": 100, "epochs": 1, "seeds": 2, "n_drop": 32, "ig_steps": 2, "nt_samples": 2}
+
+
+def gpu_units(store, *args):
+    cmd = [sys.executable, str(BENCH / "gpu_units.py"), "sgt_mnist", "--profile", "quick", "--store", str(store),
+           "--poll", "0.5", *[a for k, v in TINY.items() for a in ("--set", f"{k}={v}")], *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO)
+
+
+def test_gpu_units_share_a_pages_units_among_processes_and_the_page_reads_them_back(tmp_path, mnist_dir):
+    """Two processes compute the page's units, each once (a dead process's claim is taken over); the page's own
+    run then reads every unit back; past --until nothing is claimed and the exit status says so."""
+    sys.path.insert(0, str(BENCH))
+    import gpu_units as G
+    from roarkit.core import data as D
+    from roarkit.experiments import sgt
+    from roarkit.store import Store
+
+    store = tmp_path / "store"
+    p = G.page_params("sgt_mnist", "quick", [f"{k}={v}" for k, v in TINY.items()])
+    ds = D.load(p.dataset, n_train=p.n_train, n_test=p.n_test, seed=p.subset_seed, device="cpu")
+    unit = sgt.study(p, ds, Store(store)).train_unit("traditional", 0)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (store / ".claims").mkdir(parents=True)
+    (store / ".claims" / Store(store).key(unit.kind, unit.params, unit.data, unit.code)).write_text(str(dead.pid))
+
+    proc = gpu_units(store, "--processes", "2", "--until", str(time.time() + 300))  # a lost unit: exit 3, not a hang
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    done = [line.split()[-4] for line in proc.stdout.splitlines() if " done  " in line]
+    assert len(done) == 12 and len(set(done)) == 12  # 3 trainings x 2 seeds, then their 6 curves: each once
+    assert len({line.split()[2] for line in proc.stdout.splitlines() if " done  " in line}) == 2  # both worked
+    R = sgt.run(p, Store(store))
+    assert R.runs.from_store.all() and len(R.runs) == 6
+
+    proc = gpu_units(tmp_path / "late", "--processes", "1", "--until", "1")
+    assert proc.returncode == 3 and "time ran out first" in proc.stdout
+    assert not list((tmp_path / "late").rglob("*.pt"))
+
+
+def test_gpu_pack_returns_the_store_in_parts_that_rebuild_it(tmp_path):
+    (tmp_path / "benchmarks").mkdir()
+    script = tmp_path / "benchmarks" / "gpu.sh"
+    script.write_text((BENCH / "gpu.sh").read_text())
+    store, out, back = tmp_path / "store", tmp_path / "out", tmp_path / "back"
+    files = {"k/ab/ab1.json": b"{}", "k/ab/ab1.pt": os.urandom(9000), "sgt_train/cd/cd2.pt": os.urandom(30000),
+             ".checkpoints/sgt_train/ef.pt": os.urandom(100)}
+    for name, blob in files.items():
+        (store / name).parent.mkdir(parents=True, exist_ok=True)
+        (store / name).write_bytes(blob)
+    (store / ".claims").mkdir()
+    (store / ".claims" / "ab1").write_text("123")
+    env = {**os.environ, "ROARKIT_CACHE": str(store), "OUT": str(out)}
+    got = []
+    for n in (1, 2, 3):
+        out.mkdir()
+        proc = subprocess.run(["bash", str(script), "pack", str(n), "1"], capture_output=True, text=True, timeout=60,
+                              cwd=tmp_path, env=env)
+        assert proc.returncode == 0, proc.stderr
+        got += sorted(out.iterdir())
+        for f in out.iterdir():
+            f.rename(tmp_path / f.name)
+        out.rmdir()
+    assert len(got) == 1 and "4 files in 1 part(s)" in proc.stdout  # later calls return nothing more
+    back.mkdir()
+    subprocess.run(["tar", "-xf", str(tmp_path / got[0].name), "-C", str(back)], check=True)
+    assert {str(f.relative_to(back)): f.read_bytes() for f in back.rglob("*") if f.is_file()} == files

@@ -208,6 +208,15 @@ def _executor_text(ex: dict | None) -> str:
     return f"; units on Ray, {ex.get('workers')} workers{where}{gpu}"
 
 
+def _unit_devices(rec: dict) -> str:
+    """Where the page's units of work were computed, when any device differs from the page's own ("" if none):
+    a page re-executed from the store on a CPU can hold units a GPU computed (each entry's sidecar says which)."""
+    devices = (rec.get("units") or {}).get("devices") or {}
+    if set(devices) <= {rec.get("device")}:
+        return ""
+    return "; its units of work were computed on " + ", ".join(f"{d} × {n:,}" for d, n in devices.items())
+
+
 def _setting(name: str, value) -> str:
     """A parameter's value as the provenance block says it: the image counts ``n_*`` use 0 for "every
     image" (each page's parameters cell says so), written out as ``all``."""
@@ -230,7 +239,8 @@ def markdown(rec: dict) -> str:
         kind, head = "note", f"Ran with the paper's settings (profile `{rec['profile']}`)."
     return (f":::{{admonition}} Provenance\n:class: {kind}\n{head}\n\n"
             f"- **Parameters**: {params}\n{data}\n"
-            f"- **Device**: {rec['device']}{_executor_text(rec.get('executor'))}; **versions**: {vers}; "
+            f"- **Device**: {rec['device']}{_executor_text(rec.get('executor'))}{_unit_devices(rec)}; "
+            f"**versions**: {vers}; "
             f"**commit**: `{rec['commit']}`\n"
             f"- **Executed** {rec['executed']} in {took}. **Rerun this page**: `{rec['rerun']}`\n:::\n")
 

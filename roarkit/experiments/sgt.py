@@ -25,11 +25,10 @@ from roarkit.core.labels import label
 from roarkit.core.saliency import AttributionConfig
 from roarkit.experiments.sgt_study import Study
 from roarkit.store import Store
-from roarkit.store.provenance import device_name
 
 __all__ = ["DATASETS", "VARIANTS", "TOLERANCE", "PAPER_IMAGES", "runs_frame", "curves_frame", "mean_std", "summary",
-           "paper_comparison", "verdict", "verdict_short", "verdict_tail", "foreground_share", "timing", "control",
-           "motivational", "plateau", "OFFICIAL", "official_comparison", "signed_comparison", "masked_views", "gradient_maps", "SGTResult", "study", "run"]
+           "paper_comparison", "verdict", "verdict_short", "verdict_tail", "foreground_share", "timing", "timing_text", "control",
+           "motivational", "plateau", "OFFICIAL", "official_comparison", "masked_views", "gradient_maps", "SGTResult", "study", "run"]
 
 #: The datasets of these pages (CIFAR is the page ``sgt_cifar``).
 DATASETS = ("mnist", "fashion_mnist")
@@ -53,7 +52,7 @@ def runs_frame(study, variants, seeds, extra=(), **eval_kw) -> pd.DataFrame:
         row = {"training": v, "seed": s, "accuracy": t.value["metrics"]["accuracy"],
                "val_accuracy": h["val_accuracy"][h["selected_epoch"]], "selected_epoch": h["selected_epoch"] + 1,
                "seconds": t.value["seconds"], "s_per_epoch": float(np.mean(h["seconds"])),
-               "n_train": t.value["n_train"], "from_store": t.hit and d.hit}
+               "n_train": t.value["n_train"], "from_store": t.hit and d.hit, "device": t.provenance.get("device", "?")}
         for m, r in d.value.items():
             if m != "rises_first":
                 row[f"auc_{m}"] = r["auc"]
@@ -80,18 +79,16 @@ def curves_frame(study, variants, seeds, **eval_kw) -> pd.DataFrame:
 def mean_std(x: pd.Series) -> str:
     """``"mean ± std"`` (2 decimals) of a series; the mean alone for one value, "–" for none."""
     x = x.dropna()
-    if x.empty:
-        return "–"
-    return f"{x.mean():.2f} ± {x.std():.2f}" if len(x) > 1 else f"{x.mean():.2f}"
+    return "–" if x.empty else f"{x.mean():.2f} ± {x.std():.2f}" if len(x) > 1 else f"{x.mean():.2f}"
 
 
 def summary(df: pd.DataFrame, methods) -> pd.DataFrame:
-    """Mean ± std over seeds of accuracy (%) and AUC per method, one row per training."""
+    """Mean ± std over seeds of accuracy (%) and AUC per method, one row per training (the speed: :func:`timing`,
+    per device)."""
     out = {}
     for v, g in df.groupby("training", sort=False):
         r = {"seeds": len(g), "test accuracy (%)": mean_std(100 * g["accuracy"])}
         r |= {f"AUC {label('method', m)}": mean_std(g[f"auc_{m}"]) for m in methods}
-        r["s / epoch"] = f"{g['s_per_epoch'].mean():.1f}"
         out[label("training", v)] = r
     return pd.DataFrame(out).T
 
@@ -170,14 +167,22 @@ def foreground_share(grad: torch.Tensor, images: torch.Tensor, k: int, seed: int
 
 
 def timing(runs: pd.DataFrame, epochs: int = 100, seeds: int = 3) -> pd.DataFrame:
-    """Seconds per epoch measured, scaled per image to :data:`PAPER_IMAGES` and to the paper profile."""
-    by = runs.groupby("training", sort=False)
-    per_image = (runs.s_per_epoch / runs.n_train).groupby(runs.training, sort=False).mean()
-    t = pd.DataFrame({"s / epoch here": by.s_per_epoch.mean().round(1), "images / epoch here": by.n_train.first(),
+    """Seconds per epoch measured per training and the device that trained it (a page read from the store can hold
+    trainings of several devices), scaled per image to :data:`PAPER_IMAGES` and to the paper profile."""
+    by = runs.groupby(["training", "device"], sort=False)
+    per_image = (runs.s_per_epoch / runs.n_train).groupby([runs.training, runs.device], sort=False).mean()
+    t = pd.DataFrame({"device": [d for _, d in by.size().index], "trainings": by.size(),
+                      "s / epoch here": by.s_per_epoch.mean().round(1), "images / epoch here": by.n_train.first(),
                       "s / epoch at 54,000 images": (per_image * PAPER_IMAGES).round(0),
-                      f"paper profile, {seeds} seeds (h)": (per_image * PAPER_IMAGES * epochs * seeds / 3600).round(1)})
-    t.index = [label("training", v) for v in t.index]
+                      f"paper profile, {seeds} seeds (h)": (per_image * PAPER_IMAGES * epochs * seeds / 3600).round(2)})
+    t.index = [label("training", v) for v, _ in t.index]
     return t
+
+
+def timing_text(tm: pd.DataFrame) -> str:
+    """The paper profile's training time per device of :func:`timing`: "about 18 h on CPU: … (Traditional, SGT) and …"."""
+    return "about " + " and ".join((f"{h.sum():.0f} h" if h.sum() >= 2 else f"{60 * h.sum():.0f} min")
+                                   + f" on {d} ({', '.join(h.index)})" for d, h in tm.iloc[:, -1].groupby(tm.device, sort=False))
 
 
 def control(runs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
@@ -254,11 +259,6 @@ def official_comparison(runs: pd.DataFrame, other: pd.DataFrame | None, methods,
     return diff, (f"over {n_seeds} seed(s), {name} gives a {GRAD} AUC of {a_other:.2f} against "
                   f"{a_book:.2f} with {ours} ({'a slower' if a_other > a_book else 'a faster'} accuracy "
                   f"drop), at test accuracy {acc[variant]:.2f} % against {acc['sgt']:.2f} %.")
-
-
-def signed_comparison(runs: pd.DataFrame, signed: pd.DataFrame | None, methods, n_seeds: int):
-    """SGT ranking by magnitude (the paper) against by signed gradient (the official code)."""
-    return official_comparison(runs, signed, methods, n_seeds, "sgt_signed")
 
 
 def masked_views(model, x: torch.Tensor, y: torch.Tensor, k: int, seed: int = 0) -> dict:
@@ -386,8 +386,7 @@ def run(p, store: Store | None = None) -> SGTResult:
     histories = {t: [st.train(t, s).value["history"] for s in seeds] for t in VARIANTS}
     _, plateau_text = plateau(histories)
     numbers = _numbers(p, ds, runs, v, pixels, k_sgt, n_drop, fg, smoot_entries) | {
-        "plateau_text": plateau_text,
-        "paper_hours": float(tm.iloc[:, -1].sum()), "device_name": device_name(device),
+        "plateau_text": plateau_text, "paper_time": timing_text(tm),
         "control_text": control_text, "mot_trad": float(mot.iloc[0, 0]), "signed_text": signed_text,
         "log_prob_text": log_prob_text}
     return SGTResult(p.dataset, ds, runs, signed, log_prob, curves_frame(st, VARIANTS, seeds, **ev),

@@ -2,23 +2,21 @@
 
 An entry is addressed by ``(kind, params, data, code_version())``; its file is
 ``<root>/<kind>/<key[:2]>/<key>.pt`` (``torch.save`` of ``{"value", "provenance"}``) plus a
-human-readable ``<key>.json`` sidecar holding the provenance (the ``.pt`` is authoritative and written
-last, so an entry whose ``.pt`` exists is whole), including the node that computed it. :meth:`Store.map` takes many units at once and hands the missing ones to the
-executor (:mod:`roarkit.store.executor`), writing each result as it arrives. A resumable unit (a long
-training) checkpoints into ``<root>/.checkpoints/<kind>/<key>.pt`` while it runs; a rerun resumes there.
+human-readable ``<key>.json`` sidecar holding the provenance (the ``.pt`` is authoritative and written last, so an
+entry whose ``.pt`` exists is whole), including the node and device that computed it. :meth:`Store.map` takes many
+units at once and hands the missing ones to the executor (:mod:`roarkit.store.executor`), writing each result as it
+arrives. A resumable unit (a long training) checkpoints into ``<root>/.checkpoints/<kind>/<key>.pt``; a rerun resumes.
 
-Writes are atomic: a hidden ``.<name>.<host>.<pid>.<rand>.tmp`` file in the same directory is written,
-flushed, fsync'ed and ``os.replace``'d onto the final name, so a reader (or a process killed
-mid-write) never sees a half-written entry. Readers only open final names, with
-``torch.load(weights_only=True)``; an unreadable final file warns and is recomputed. A writer killed
-mid-write leaves its temp file behind; the next write into that directory removes it once its writer is
-known dead (same host, process gone) or, for writers on other hosts, once it is
+Writes are atomic: a hidden ``.<name>.<host>.<pid>.<rand>.tmp`` file in the same directory is written, flushed,
+fsync'ed and ``os.replace``'d onto the final name, so a reader (or a process killed mid-write) never sees a
+half-written entry. Readers only open final names, with ``torch.load(weights_only=True)``; an unreadable final file
+warns and is recomputed. A writer killed mid-write leaves its temp file behind; the next write into that directory
+removes it once its writer is known dead (same host, process gone) or, for writers on other hosts, once it is
 :data:`STALE_TMP_SECONDS` old.
 
-Values must be dicts of tensors, python scalars, str, bytes, lists/tuples and nested dicts
-(e.g. a ``state_dict``). Tensors are detached and moved to CPU before saving (and stay on CPU
-when loaded); numpy arrays become tensors and numpy scalars python scalars; anything else
-(a module, an arbitrary object) raises TypeError naming where it sits in the value.
+Values must be dicts of tensors, python scalars, str, bytes, lists/tuples and nested dicts (e.g. a ``state_dict``).
+Tensors are detached and moved to CPU before saving (and stay on CPU when loaded); numpy arrays become tensors and
+numpy scalars python scalars; anything else (a module, an arbitrary object) raises TypeError naming where it sits.
 """
 from __future__ import annotations
 
@@ -30,7 +28,7 @@ import socket
 import time
 import uuid
 import warnings
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -46,23 +44,26 @@ from roarkit.store.provenance import environment, repo_root
 __all__ = ["STALE_TMP_SECONDS", "usage", "Entry", "Store"]
 
 STALE_TMP_SECONDS = 3600  # .tmp files older than this are leftovers of killed writers, whoever wrote them
-_USED: dict[str, tuple[bool, float]] = {}  # key -> (computed in this process?, seconds it took to compute)
+_USED: dict[str, tuple[bool, float, str]] = {}  # key -> (computed in this process?, seconds to compute, device)
 _KIND_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SCALARS = (type(None), bool, int, float, complex, str, bytes, torch.dtype, torch.Size)
 
 
 def usage(reset: bool = False) -> dict:
     """Units of work this process took from any store: how many it ``computed`` (and their seconds)
-    and how many it ``reused`` (and the seconds they took when computed), each unit once.
+    and how many it ``reused`` (and the seconds they took when computed), each unit once, and
+    ``devices``: how many of them each device computed (``{name: count}``, most first).
     A page re-rendered from the store runs in seconds; this says what its numbers cost."""
     out = {"computed": 0, "computed_seconds": 0.0, "reused": 0, "reused_seconds": 0.0}
-    for computed, seconds in _USED.values():
+    for computed, seconds, _ in _USED.values():
         name = "computed" if computed else "reused"
         out[name] += 1
         out[f"{name}_seconds"] += seconds
+    out = {k: round(v, 1) if isinstance(v, float) else v for k, v in out.items()}
+    out["devices"] = dict(Counter(device for *_, device in _USED.values()).most_common())
     if reset:
         _USED.clear()
-    return {k: round(v, 1) if isinstance(v, float) else v for k, v in out.items()}
+    return out
 
 
 def _canonical(obj, where: str):
@@ -118,15 +119,10 @@ def _json_safe(obj):
 
 def _data_list(data) -> list[dict]:
     items = [] if data is None else list(data) if isinstance(data, (list, tuple)) else [data]
-    out = []
     for d in items:
-        if hasattr(d, "as_dict"):
-            out.append(dict(d.as_dict()))
-        elif isinstance(d, Mapping):
-            out.append(dict(d))
-        else:
+        if not (hasattr(d, "as_dict") or isinstance(d, Mapping)):
             raise TypeError(f"data must be DataInfo objects (with .as_dict()), got {type(d).__name__}")
-    return out
+    return [dict(d.as_dict()) if hasattr(d, "as_dict") else dict(d) for d in items]
 
 
 def _data_identity(info: dict) -> dict:
@@ -255,7 +251,8 @@ class Store:
         key = self.key(kind, params, data, code)
         entry = self._load(self.path(kind, key), kind, key)
         if entry is not None:
-            _USED.setdefault(key, (False, float(entry.provenance.get("seconds", 0.0))))
+            prov = entry.provenance
+            _USED.setdefault(key, (False, float(prov.get("seconds", 0.0)), prov.get("device", "?")))
         return entry
 
     def put(self, kind: str, params: dict, data, value: dict, *, seconds: float, device="cpu",
@@ -280,7 +277,7 @@ class Store:
         text = json.dumps(provenance, indent=2, sort_keys=True) + "\n"
         _atomic_write(path.with_suffix(".json"), lambda f: f.write(text.encode()))
         _atomic_write(path, lambda f: torch.save({"value": value, "provenance": provenance}, f))
-        _USED[key] = (True, float(seconds))
+        _USED[key] = (True, float(seconds), provenance["device"])
         return Entry(key, kind, value, provenance, hit=False, path=path)
 
     def cached(self, kind: str, params: dict, data=None, compute=None, *, device="cpu", code=None) -> Entry:
@@ -352,7 +349,7 @@ class Store:
                 out[i] = self._get_unit(units[i])
                 for e in out[i] if isinstance(out[i], list) else [out[i]]:
                     e.hit = False
-                    _USED[e.key] = (True, float(e.provenance.get("seconds", 0.0)))
+                    _USED[e.key] = (True, float(e.provenance.get("seconds", 0.0)), e.provenance.get("device", "?"))
             else:
                 out[i] = self.write(units[i], done, threads=threads)
             if i in checkpoints:

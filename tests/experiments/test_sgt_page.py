@@ -94,9 +94,18 @@ def test_mean_std_and_summary_format():
                        "s_per_epoch": [9.0, 10.0, 2.84]})
     t = S.summary(df, ["grad", "random"])
     assert list(t.index) == ["SGT", "Traditional"]  # order of appearance
-    assert list(t.columns) == ["seeds", "test accuracy (%)", "AUC Gradient", "AUC Random", "s / epoch"]
-    assert t.loc["SGT"].tolist() == [2, "60.00 ± 14.14", "11.00 ± 1.41", "20.00 ± 0.00", "9.5"]
-    assert t.loc["Traditional"].tolist() == [1, "54.00", "16.64", "25.50", "2.8"]
+    assert list(t.columns) == ["seeds", "test accuracy (%)", "AUC Gradient", "AUC Random"]
+    assert t.loc["SGT"].tolist() == [2, "60.00 ± 14.14", "11.00 ± 1.41", "20.00 ± 0.00"]
+    assert t.loc["Traditional"].tolist() == [1, "54.00", "16.64", "25.50"]
+    # the speed, per training and the device that trained it (a page from the store can mix devices)
+    gpu = "NVIDIA H200 (cuda:0)"
+    runs = pd.DataFrame({"training": ["sgt", "sgt", "smoot", "sgt"], "device": ["CPU: x", "CPU: x", gpu, gpu],
+                         "s_per_epoch": [100.0, 110.0, 2.0, 3.0], "n_train": [54_000] * 4})
+    tm = S.timing(runs)
+    assert list(tm.index) == ["SGT", "SMOOT", "SGT"] and tm.device.tolist() == ["CPU: x", gpu, gpu]
+    assert tm.trainings.tolist() == [2, 1, 1] and tm["s / epoch here"].tolist() == [105.0, 2.0, 3.0]
+    assert tm.iloc[:, -1].tolist() == [8.75, 0.17, 0.25]  # 100 epochs, 3 seeds
+    assert S.timing_text(tm) == f"about 9 h on CPU: x (SGT) and 25 min on {gpu} (SMOOT, SGT)"
 
 
 def test_control_orders_the_trainings_by_the_random_minus_gradient_gap():
@@ -132,13 +141,13 @@ def test_plateau_compares_the_last_window_with_the_one_before_against_seed_noise
 
 
 def test_signed_comparison_sentence_and_the_not_run_note():
-    table, text = S.signed_comparison(pd.DataFrame(), None, ["grad"], 0)
+    table, text = S.official_comparison(pd.DataFrame(), None, ["grad"], 0, "sgt_signed")
     assert text == "this profile did not run the signed ranking (signed_seeds = 0)." and "note" in table
     runs = pd.DataFrame({"training": ["sgt", "sgt"], "seed": [0, 1], "accuracy": [0.9, 0.8], "auc_grad": [17.59, 30.0],
                          "s_per_epoch": [1.0, 1.0]})
     signed = pd.DataFrame({"training": ["sgt_signed"], "seed": [0], "accuracy": [0.85], "auc_grad": [26.67],
                            "s_per_epoch": [1.0]})
-    table, text = S.signed_comparison(runs, signed, ["grad"], 1)  # seed 1 of SGT is not compared
+    table, text = S.official_comparison(runs, signed, ["grad"], 1, "sgt_signed")  # seed 1 of SGT is not compared
     assert text == ("over 1 seed(s), the signed ranking gives a Gradient AUC of 26.67 against 17.59 with the "
                     "magnitude ranking (a slower accuracy drop), at test accuracy 85.00 % against 90.00 %.")
     assert table["AUC Gradient"].tolist() == ["17.59", "26.67"]
@@ -211,7 +220,10 @@ def test_run_assembles_every_table_and_number_of_the_page(result):
     for t in (R.summary, R.timing, R.comparison, R.control, R.motivational):
         assert list(t.index) == ["Traditional", "SGT", "SMOOT"]
     assert R.summary.loc["SGT", "AUC Gradient"] == f"{R.runs.auc_grad.iloc[1]:.2f}"
-    assert n["paper_hours"] == pytest.approx(R.timing.iloc[:, -1].sum())
+    tm = R.timing
+    assert list(tm.columns[:2]) == ["device", "trainings"] and (tm.trainings == 1).all()  # one seed, one device here
+    assert n["paper_time"] == S.timing_text(tm) and n["paper_time"].startswith("about ")
+    assert n["paper_time"].endswith(f" on {tm.device.iloc[0]} (Traditional, SGT, SMOOT)")
     assert n["plateau_text"] == S.plateau(R.histories)[1]
 
 
@@ -236,8 +248,7 @@ def test_run_curves_histories_and_figure_images(result):
 def test_run_reads_every_unit_back_and_refuses_cifar(result):
     R, store = result
     again = S.run(params(), store)
-    same = lambda n: {k: v for k, v in n.items() if k != "device_name"}  # noqa: E731 (threads of this process)
-    assert again.runs.from_store.all() and same(again.numbers) == same(R.numbers)
+    assert again.runs.from_store.all() and again.numbers == R.numbers
     with pytest.raises(ValueError, match="CIFAR is the page sgt_cifar"):
         S.run(params(dataset="cifar10"), store)
 

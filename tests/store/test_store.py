@@ -408,7 +408,7 @@ def test_usage_counts_computed_and_reused_units_once(tmp_path):
     store.cached("k", {"a": 1}, None, slow)  # the same unit again: counted once, as computed
     u = usage(reset=True)
     assert u["computed"] == 1 and u["computed_seconds"] >= 0.2 and u["reused"] == 0
-    assert usage() == {"computed": 0, "computed_seconds": 0.0, "reused": 0, "reused_seconds": 0.0}
+    assert usage() == {"computed": 0, "computed_seconds": 0.0, "reused": 0, "reused_seconds": 0.0, "devices": {}}
     # a new process (a page re-rendered from the store) reuses it, with the seconds it took then
     Store(tmp_path).cached("k", {"a": 1}, None, slow)
     Store(tmp_path).get("k", {"a": 1})
@@ -418,6 +418,30 @@ def test_usage_counts_computed_and_reused_units_once(tmp_path):
     assert page.computed_in(rec) == "; it reused 55 stored unit(s) of work that took 14.2 min to compute"
     assert status.duration(rec) == "8 s (+ 14.2 min in 55 stored units)"
     assert page.computed_in({"seconds": 3}) == "" and status.duration({"seconds": 3.0}) == "3 s"  # older records
+
+
+def test_the_provenance_block_names_the_devices_that_computed_units_when_one_is_not_the_pages(tmp_path):
+    """A page re-executed on a CPU from units a GPU computed says so; units on the page's own device add nothing."""
+    store = Store(tmp_path)
+    store.put("k", {"a": 1}, None, {"y": 1}, seconds=1.0)  # this process's device: the CPU
+    store.put("k", {"a": 2}, None, {"y": 2}, seconds=1.0)
+    gpu = store.put("k", {"a": 3}, None, {"y": 3}, seconds=1.0)
+    sidecar = json.loads(gpu.path.with_suffix(".json").read_text())
+    sidecar["device"] = "NVIDIA H200 (cuda:0)"  # as the GPU machine's sidecar reads
+    gpu.path.with_suffix(".json").write_text(json.dumps(sidecar))
+    obj = torch.load(gpu.path, weights_only=True)
+    obj["provenance"]["device"] = sidecar["device"]
+    torch.save(obj, gpu.path)
+    cpu = provenance.device_name("cpu")
+    usage(reset=True)
+    for a in (1, 2):
+        Store(tmp_path).get("k", {"a": a})
+    rec = {"device": cpu, "units": usage()}
+    assert rec["units"]["devices"] == {cpu: 2} and page._unit_devices(rec) == ""
+    Store(tmp_path).get("k", {"a": 3})
+    rec = {"device": cpu, "units": usage(reset=True)}
+    assert rec["units"]["devices"] == {cpu: 2, "NVIDIA H200 (cuda:0)": 1}
+    assert page._unit_devices(rec) == f"; its units of work were computed on {cpu} × 2, NVIDIA H200 (cuda:0) × 1"
 
 
 def test_a_resumable_unit_gets_a_checkpoint_resumes_from_it_and_the_store_removes_it(tmp_path):
