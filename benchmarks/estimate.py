@@ -165,11 +165,20 @@ def roar_rows(p, sample: int) -> list[dict]:
             lambda e: roar_grid.base_group("roar", small, replace(config, epochs=e), list(range(group))))
         # an epoch of the group scaled to the training images, building and testing to the test images
         per_model = (sec * n_tr / len(small.y_train) * config.epochs + fixed * n_te / len(small.y_test)) / group
-        grid = roar_grid.Grid(ds, config, methods=tuple(p.estimators), thresholds=tuple(p.thresholds),
-                              seeds=tuple(range(p.seeds)), modes=tuple(p.modes), attr=attr)
-        models_roar = len(grid.units()) + (len(p.estimators) * len(p.thresholds) * p.seeds if p.leakage else 0)
+        kw = dict(methods=tuple(p.estimators), thresholds=tuple(p.thresholds), seeds=tuple(range(p.seeds)), attr=attr)
+        grid = roar_grid.Grid(ds, config, modes=tuple(p.modes), **kw)
+        store = grid.store  # the page's store ($ROARKIT_CACHE): what it holds is done
+        stored = lambda kind, params, code: store.path(kind, store.key(kind, params, ds.info, code)).is_file()  # noqa: E731
+        groups = [(grid, part, False) for part in grid.groups()]
+        if p.leakage:
+            leak = roar_grid.Grid(ds, config, modes=("roar",), **kw)
+            groups += [(leak, part, True) for part in leak.groups()]
+        left = sum(not all(stored("roar", g._unit_params(u, control), roar_grid.CODE) for u in part)
+                   for g, part, control in groups)
+        left += not all(stored("train", grid._params(seed=s), roar_grid.CODE) for s in range(p.seeds))
+        models_roar = sum(len(part) for _, part, _ in groups)
         rows.append({"unit": f"{name}: base models and ROAR/KAR retrainings (lock-step groups of {group})",
-                     "units": -(-models_roar // group) + 1, "to_run": None, "models": models_roar + p.seeds,
+                     "units": len(groups) + 1, "to_run": left, "models": models_roar + p.seeds,
                      "sample": f"1 epoch of {group} models on {len(small.y_train)} images: {sec:.1f} s",
                      "seconds_each": per_model * group, "seconds_total": per_model * (models_roar + p.seeds)})
         net = models.build("roar", seed=0, in_channels=ds.image_shape[0], image_size=ds.image_shape[1],
@@ -178,7 +187,9 @@ def roar_rows(p, sample: int) -> list[dict]:
         for m in p.estimators:
             sec = cpu_seconds(lambda: attribute(net, small.x_test[:k], small.y_test[:k], m, attr, seed=0))
             each = sec * (n_tr + n_te) / k
-            rows.append({"unit": f"{name}: ranks {m}", "units": p.seeds, "to_run": None,
+            unit = [grid._rank_unit(m, seed, None) for seed in range(p.seeds)]
+            rows.append({"unit": f"{name}: ranks {m}", "units": p.seeds,
+                         "to_run": sum(not stored(u.kind, u.params, u.code) for u in unit),
                          "sample": f"{k} images: {sec:.2f} s", "seconds_each": each, "seconds_total": each * p.seeds})
     return rows
 
@@ -201,7 +212,8 @@ def main(argv=None) -> int:
         r.setdefault("seconds_total", r["seconds_each"] * r["units"])
         left = r["seconds_total"] if r["to_run"] is None else r["seconds_each"] * r["to_run"]
         total, todo = total + r["seconds_total"], todo + left
-        print(f"  {r['unit']:<62} {r['units']:>4} units  {r['seconds_each'] / 3600:6.2f} core-h each  "
+        togo = "" if r["to_run"] is None else f" ({r['to_run']} to run)"
+        print(f"  {r['unit']:<62} {r['units']:>4} units{togo}  {r['seconds_each'] / 3600:6.2f} core-h each  "
               f"{r['seconds_total'] / 3600:6.2f} core-h  (sample: {r['sample']})")
     wall = todo / a.workers * a.contention / 3600
     print(f"total {total / 3600:.1f} core-hours; still to run {todo / 3600:.1f} core-hours, about {wall:.1f} h "

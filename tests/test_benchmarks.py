@@ -157,6 +157,21 @@ def test_estimate_counts_a_pages_units_and_scales_timed_samples(tmp_path, mnist_
     store = Store(tmp_path / "store")
     st = sgt.study(p, data.load("mnist", root=mnist_dir, n_train=p.n_train, n_test=p.n_test, seed=p.subset_seed), store)
     stored = store.map([st.train_unit("traditional", 5)])[0]
+    # roar_benchmark: one ranking and the first retraining group of the page's own grid stored (dummy values)
+    from roarkit.core.saliency import AttributionConfig
+    from roarkit.experiments import roar_grid
+    from roarkit.experiments.base_models import train_config
+    q = estimate.params("roar_benchmark", "quick", {})
+    first = q.datasets[0]
+    ds = data.load(first, n_train=getattr(q, "n_train_by_dataset", {}).get(first, q.n_train) or None,
+                   n_test=q.n_test or None, seed=q.subset_seed)
+    grid = roar_grid.Grid(ds, train_config(q), methods=tuple(q.estimators), thresholds=tuple(q.thresholds),
+                          seeds=tuple(range(q.seeds)), modes=tuple(q.modes),
+                          attr=AttributionConfig(ig_steps=q.ig_steps, nt_samples=q.nt_samples), store=store)
+    rank = grid._rank_unit(q.estimators[0], 0, None)
+    store.put(rank.kind, rank.params, rank.data, {"x": 1}, seconds=1.0, code=rank.code)
+    for u in grid.groups()[0]:
+        store.put("roar", grid._unit_params(u, False), ds.info, {"x": 1}, seconds=1.0, code=roar_grid.CODE)
     assert estimate.schedule([3.0, 3.0, 3.0], 2) == 6.0 and estimate.schedule([4.0, 1.0, 1.0, 1.0], 2) == 4.0
     for page, kinds in (("sgt_mnist", {"sgt_train traditional", "sgt_train sgt", "sgt_train smoot", "sgt_drop"}),
                         ("roar_benchmark", None)):
@@ -193,6 +208,11 @@ def test_estimate_counts_a_pages_units_and_scales_timed_samples(tmp_path, mnist_
                 group = rows[f"{d}: base models and ROAR/KAR retrainings (lock-step groups of 16)"]
                 assert group["models"] == models + p["seeds"]
                 assert {f"{d}: ranks {m}" for m in p["estimators"]} <= set(rows)
+                # what the store holds is not to run: one ranking and one group of the first dataset
+                assert group["to_run"] == group["units"] - (d == first)
+                assert [rows[f"{d}: ranks {m}"]["to_run"] for m in p["estimators"]] == \
+                    [p["seeds"] - (d == first and m == p["estimators"][0]) for m in p["estimators"]]
+                assert f"{group['units']} units ({group['to_run']} to run)" in proc.stdout
 
 
 TINY = {"n_train": 300, "n_test": 100, "epochs": 1, "seeds": 2, "n_drop": 32, "ig_steps": 2, "nt_samples": 2}
