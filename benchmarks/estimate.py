@@ -187,9 +187,9 @@ def roar_rows(p, sample: int) -> list[dict]:
         for m in p.estimators:
             sec = cpu_seconds(lambda: attribute(net, small.x_test[:k], small.y_test[:k], m, attr, seed=0))
             each = sec * (n_tr + n_te) / k
-            unit = [grid._rank_unit(m, seed, None) for seed in range(p.seeds)]
+            ranks = [grid._rank_unit(m, seed, None) for seed in range(p.seeds)]
             rows.append({"unit": f"{name}: ranks {m}", "units": p.seeds,
-                         "to_run": sum(not stored(u.kind, u.params, u.code) for u in unit),
+                         "to_run": sum(not stored(u.kind, u.params, u.code) for u in ranks),
                          "sample": f"{k} images: {sec:.2f} s", "seconds_each": each, "seconds_total": each * p.seeds})
     return rows
 

@@ -73,8 +73,6 @@ class Claiming:
     written to the store (``worker_writes``: the store reads them back); units claimed elsewhere raise
     :class:`Pending` once this process has computed what it could."""
 
-    name = "claiming"
-
     def __init__(self, claims: Path, until: float, threads: int = 1):
         self.claims = claims
         self.until = until
@@ -128,9 +126,6 @@ class Claiming:
             if store._get_unit(units[i]) is None:
                 raise Pending(desc)
             yield i, X.Done(None, 0.0, node)
-
-    def describe(self) -> dict:
-        return {"executor": self.name, "workers": 1, "nodes": 1, "threads": self.settings.threads}
 
 
 class ClaimingStore(Store):

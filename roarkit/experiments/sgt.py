@@ -169,13 +169,13 @@ def foreground_share(grad: torch.Tensor, images: torch.Tensor, k: int, seed: int
 def timing(runs: pd.DataFrame, epochs: int = 100, seeds: int = 3) -> pd.DataFrame:
     """Seconds per epoch measured per training and the device that trained it (a page read from the store can hold
     trainings of several devices), scaled per image to :data:`PAPER_IMAGES` and to the paper profile."""
-    by = runs.groupby(["training", "device"], sort=False)
-    per_image = (runs.s_per_epoch / runs.n_train).groupby([runs.training, runs.device], sort=False).mean()
-    t = pd.DataFrame({"device": [d for _, d in by.size().index], "trainings": by.size(),
-                      "s / epoch here": by.s_per_epoch.mean().round(1), "images / epoch here": by.n_train.first(),
-                      "s / epoch at 54,000 images": (per_image * PAPER_IMAGES).round(0),
+    by = runs.assign(per_image=runs.s_per_epoch / runs.n_train).groupby(["training", "device"], sort=False)
+    per_image = by.per_image.mean()
+    t = pd.DataFrame({"trainings": by.size(), "s / epoch here": by.s_per_epoch.mean().round(1),
+                      "images / epoch here": by.n_train.first(), "s / epoch at 54,000 images": (per_image * PAPER_IMAGES).round(0),
                       f"paper profile, {seeds} seeds (h)": (per_image * PAPER_IMAGES * epochs * seeds / 3600).round(2)})
-    t.index = [label("training", v) for v, _ in t.index]
+    t = t.reset_index(level="device")
+    t.index = [label("training", v) for v in t.index]
     return t
 
 

@@ -49,6 +49,10 @@ _KIND_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SCALARS = (type(None), bool, int, float, complex, str, bytes, torch.dtype, torch.Size)
 
 
+def _use(computed: bool, provenance: dict) -> tuple[bool, float, str]:  # a unit's row of _USED, from its provenance
+    return computed, float(provenance.get("seconds", 0.0)), provenance.get("device", "?")
+
+
 def usage(reset: bool = False) -> dict:
     """Units of work this process took from any store: how many it ``computed`` (and their seconds)
     and how many it ``reused`` (and the seconds they took when computed), each unit once, and
@@ -251,8 +255,7 @@ class Store:
         key = self.key(kind, params, data, code)
         entry = self._load(self.path(kind, key), kind, key)
         if entry is not None:
-            prov = entry.provenance
-            _USED.setdefault(key, (False, float(prov.get("seconds", 0.0)), prov.get("device", "?")))
+            _USED.setdefault(key, _use(False, entry.provenance))
         return entry
 
     def put(self, kind: str, params: dict, data, value: dict, *, seconds: float, device="cpu",
@@ -277,7 +280,7 @@ class Store:
         text = json.dumps(provenance, indent=2, sort_keys=True) + "\n"
         _atomic_write(path.with_suffix(".json"), lambda f: f.write(text.encode()))
         _atomic_write(path, lambda f: torch.save({"value": value, "provenance": provenance}, f))
-        _USED[key] = (True, float(seconds), provenance["device"])
+        _USED[key] = _use(True, provenance)
         return Entry(key, kind, value, provenance, hit=False, path=path)
 
     def cached(self, kind: str, params: dict, data=None, compute=None, *, device="cpu", code=None) -> Entry:
@@ -349,7 +352,7 @@ class Store:
                 out[i] = self._get_unit(units[i])
                 for e in out[i] if isinstance(out[i], list) else [out[i]]:
                     e.hit = False
-                    _USED[e.key] = (True, float(e.provenance.get("seconds", 0.0)), e.provenance.get("device", "?"))
+                    _USED[e.key] = _use(True, e.provenance)
             else:
                 out[i] = self.write(units[i], done, threads=threads)
             if i in checkpoints:
