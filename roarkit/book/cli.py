@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
             rows = status.status(a.root)
             width = max(len(r["page"]) for r in rows)
             for r in rows:
-                state = f"STALE: {r['why']}" if r["stale"] else "current"
+                state = (f"STALE: {r['why']}" if r["stale"] else "current") + \
+                    (f" ({r['unchecked']})" if r["unchecked"] else "")
                 print(f"{r['page']:<{width}}  {r['profile']:<8} {r['executed']:<21} {state}")
     except (discover.RunError, ParameterError, ExecutorError) as exc:
         print(f"roarkit: {exc}", file=sys.stderr)

@@ -13,7 +13,7 @@ from roarkit.core import data
 from roarkit.store import code_version
 from roarkit.store.codeversion import module_file
 
-__all__ = ["STATUS_PAGE", "record", "stale", "status", "duration", "write_status"]
+__all__ = ["STATUS_PAGE", "record", "stale", "unchecked", "status", "duration", "write_status"]
 
 STATUS_PAGE = "status.md"
 
@@ -31,7 +31,11 @@ def record(path: Path) -> dict | None:
 
 
 def stale(page: str, rec: dict | None) -> list[str]:
-    """Why an executed page no longer matches the code, its source, its data or its profile ([] = current)."""
+    """Why an executed page no longer matches the code, its source, its data or its profile ([] = current).
+
+    A dataset this machine does not hold is not a reason: its files cannot be compared here
+    (:func:`unchecked` names it), and a clone without the data must not report every page stale.
+    """
     if rec is None:
         return ["never executed"]
     why = []
@@ -48,8 +52,7 @@ def stale(page: str, rec: dict | None) -> list[str]:
         try:
             folder = data.locate(d["name"])
         except data.DataError:
-            why.append(f"data {d['name']} no longer found")
-            continue
+            continue  # not on this machine: unchecked(), not stale
         changed = [f["file"] for f in d["files"]
                    if not (folder / f["file"]).exists() or data.md5_file(folder / f["file"]) != f["md5"]]
         if changed:
@@ -65,8 +68,25 @@ def stale(page: str, rec: dict | None) -> list[str]:
     return why
 
 
+def unchecked(rec: dict | None) -> list[str]:
+    """The datasets of an executed page that this machine does not hold, so :func:`stale` could not compare
+    their files (set ``ROARKIT_DATA`` to check them)."""
+    missing = []
+    for d in (rec or {}).get("data", []):
+        try:
+            data.locate(d["name"])
+        except data.DataError:
+            missing.append(d["name"])
+    return missing
+
+
+def _unchecked_text(missing: list[str]) -> str:
+    return f"data not checked: {', '.join(missing)} not found here (set ROARKIT_DATA)"
+
+
 def status(root: Path | None = None) -> list[dict]:
-    """One row per page: profile, when executed, and whether (and why) it is stale."""
+    """One row per page: profile, when executed, whether (and why) it is stale, and the datasets it could not
+    check here."""
     root = Path(root or repo())
     rows = []
     for page in sources():
@@ -74,7 +94,8 @@ def status(root: Path | None = None) -> list[dict]:
         rec = record(path) if path.exists() else None
         why = stale(page, rec)
         rows.append({"page": page, "profile": rec["profile"] if rec else "-",
-                     "executed": rec["executed"] if rec else "-", "stale": bool(why), "why": "; ".join(why)})
+                     "executed": rec["executed"] if rec else "-", "stale": bool(why), "why": "; ".join(why),
+                     "unchecked": _unchecked_text(missing) if (missing := unchecked(rec)) else ""})
     return rows
 
 
@@ -98,13 +119,17 @@ def write_status(root: Path | None = None) -> Path:
         data = "<br>".join(f"{d['name']} {d['n_train']:,}/{d['n_test']:,}" for d in rec["data"])
         settings = "paper" if not rec["reduced"] else "reduced: " + ", ".join(rec["reduced"])
         why = stale(page, rec)
+        missing = unchecked(rec)
+        state = ("stale: " + "; ".join(why) if why else "current") + \
+            (f" ({_unchecked_text(missing)})" if missing else "")
         rows.append(f"| [{page}]({page}.ipynb) | `{rec['profile']}` ({settings}) | {data} | {rec['device']} "
                     f"| `{rec['commit']}` | {rec['executed']} | {duration(rec)} "
-                    f"| {'stale: ' + '; '.join(why) if why else 'current'} |")
+                    f"| {state} |")
     text = ("# Status\n\nEvery page of this book is a notebook executed by `python -m roarkit run`. "
             "This table is generated from the provenance each executed page recorded and is rewritten at "
             "every build. A page is *stale* when the roarkit code, its source, its data or its profile "
-            "changed after it was executed (`python -m roarkit status` says the same). *Duration* is the "
+            "changed after it was executed (`python -m roarkit status` says the same); data this machine does "
+            "not hold are marked *not checked*, not stale. *Duration* is the "
             "page's own run; a page that reused units of work from the results store adds the time "
             "those units took when they were computed.\n\n"
             "| Page | Profile | Data (train/test images) | Device | Commit | Executed | Duration | Current? |\n"

@@ -5,6 +5,8 @@ so :func:`environment` can be recorded with every cached result.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib.metadata
 import os
 import platform
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["device_name", "versions", "repo_root", "git_commit", "environment"]
+__all__ = ["device_name", "versions", "repo_root", "git_commit", "environment", "pid_space"]
 
 _PACKAGES = {"torch": "torch", "torchvision": "torchvision", "captum": "captum", "numpy": "numpy"}
 _VERSIONS: dict | None = None
@@ -114,3 +116,19 @@ def environment(device="cpu") -> dict:
         "platform": platform.platform(),
         "hostname": socket.gethostname(),
     }
+
+
+@functools.cache
+def pid_space() -> str:
+    """The name of the space this process's pid lives in: ``<hostname>-<8 hex>``, the hex a digest of the host
+    name, the kernel's boot id and the pid namespace. Two containers with the same host name (the GPU
+    machine's is "vm"), or one name on two machines, sharing a store get different names, so none reads
+    another's pids as its own (:func:`roarkit.store.store._clean_stale_tmp`)."""
+    ids = [socket.gethostname()]
+    for read, path in ((lambda p: Path(p).read_text().strip(), "/proc/sys/kernel/random/boot_id"),
+                       (os.readlink, "/proc/self/ns/pid")):
+        try:
+            ids.append(read(path))
+        except OSError:  # not Linux: the host name alone, as before
+            pass
+    return f"{ids[0]}-{hashlib.sha256('|'.join(ids).encode()).hexdigest()[:8]}"

@@ -7,11 +7,11 @@ entry whose ``.pt`` exists is whole), including the node and device that compute
 units at once and hands the missing ones to the executor (:mod:`roarkit.store.executor`), writing each result as it
 arrives. A resumable unit (a long training) checkpoints into ``<root>/.checkpoints/<kind>/<key>.pt``; a rerun resumes.
 
-Writes are atomic: a hidden ``.<name>.<host>.<pid>.<rand>.tmp`` file in the same directory is written, flushed,
+Writes are atomic: a hidden ``.<name>.<pid space>.<pid>.<rand>.tmp`` file in the same directory is written, flushed,
 fsync'ed and ``os.replace``'d onto the final name, so a reader (or a process killed mid-write) never sees a
 half-written entry. Readers only open final names, with ``torch.load(weights_only=True)``; an unreadable final file
 warns and is recomputed. A writer killed mid-write leaves its temp file behind; the next write into that directory
-removes it once its writer is known dead (same host, process gone) or, for writers on other hosts, once it is
+removes it once its writer is known dead (same pid space, process gone) or, for writers elsewhere, once it is
 :data:`STALE_TMP_SECONDS` old.
 
 Values must be dicts of tensors, python scalars, str, bytes, lists/tuples and nested dicts (e.g. a ``state_dict``).
@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import re
-import socket
 import time
 import uuid
 import warnings
@@ -39,7 +38,7 @@ import torch
 
 from roarkit.store.codeversion import code_version
 from roarkit.store.executor import Done, Unit, current, local_node
-from roarkit.store.provenance import environment, repo_root
+from roarkit.store.provenance import environment, pid_space, repo_root
 
 __all__ = ["STALE_TMP_SECONDS", "usage", "Entry", "Store"]
 
@@ -157,7 +156,7 @@ def _fsync_dir(directory: Path) -> None:
 
 def _atomic_write(path: Path, write) -> None:
     """``write(f)`` into a hidden temp file beside ``path``, fsync, then rename onto ``path``."""
-    tmp = path.parent / f".{path.name}.{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp = path.parent / f".{path.name}.{pid_space()}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         with open(tmp, "wb") as f:
             write(f)
@@ -182,10 +181,10 @@ def _alive(pid: int) -> bool:
 
 
 def _clean_stale_tmp(directory: Path) -> None:
-    """Remove the temp files of killed writers: this host's whose process is gone, any other once it is
-    :data:`STALE_TMP_SECONDS` old (a writer elsewhere, or a name without a host, may still be alive)."""
+    """Remove the temp files of killed writers: this pid space's (:func:`pid_space`) whose process is gone, any
+    other once it is :data:`STALE_TMP_SECONDS` old (a writer elsewhere, or a name without one, may be alive)."""
     cutoff = time.time() - STALE_TMP_SECONDS
-    mine = re.compile(rf"\.{re.escape(socket.gethostname())}\.(\d+)\.[0-9a-f]{{8}}\.tmp$")
+    mine = re.compile(rf"\.{re.escape(pid_space())}\.(\d+)\.[0-9a-f]{{8}}\.tmp$")
     for tmp in directory.glob(".*.tmp"):
         try:
             m = mine.search(tmp.name)

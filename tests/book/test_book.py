@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from roarkit.book import build, discover, execute, status
+from roarkit.core import data
 
 REPO = Path(__file__).resolve().parents[2]
 PAGES = list(discover.sources())
@@ -103,6 +104,22 @@ def test_status_says_why_a_page_is_stale(quick, path, value, words):
     changed = copy.deepcopy(rec)
     _set(changed, path, value)
     assert any(words in w for w in status.stale("data_and_models", changed)), status.stale("data_and_models", changed)
+
+
+def test_status_without_the_data_says_not_checked_not_stale(quick, monkeypatch, tmp_path):
+    """A clone without the datasets cannot compare their md5s: the page stays current, marked not checked."""
+    root, _ = quick
+    rec = status.record(root / "book" / "data_and_models.ipynb")
+    names = [d["name"] for d in rec["data"]]
+    monkeypatch.setenv("ROARKIT_DATA", str(tmp_path / "empty"))
+    monkeypatch.delenv("ROARKIT_DOWNLOAD", raising=False)
+    monkeypatch.setattr(data, "DEBIAN_ROOT", tmp_path / "no-debian")
+    assert status.stale("data_and_models", rec) == []
+    assert status.unchecked(rec) == names
+    row = next(r for r in status.status(root) if r["page"] == "data_and_models")
+    assert not row["stale"] and f"{', '.join(names)} not found here (set ROARKIT_DATA)" in row["unchecked"]
+    text = status.write_status(root).read_text()
+    assert "| current (data not checked: " in text and "stale" not in text.split("| Current? |")[1]
 
 
 def test_rerun_reads_every_unit_from_the_store(quick):

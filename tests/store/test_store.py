@@ -22,6 +22,7 @@ from roarkit.book import page, status
 from roarkit.core.device import resolve_device
 from roarkit.store import codeversion, provenance, usage
 from roarkit.store import store as results
+from roarkit.store.provenance import pid_space
 from roarkit.store.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -227,9 +228,10 @@ def test_no_tmp_left_and_corrupt_or_partial_files_are_not_read(tmp_path, monkeyp
     assert planted.exists() and partial.exists()
     old = time.time() - 2 * results.STALE_TMP_SECONDS
     os.utime(planted, (old, old))
-    # this host's temp files: a dead writer's (a process that ran and exited, and a zombie) are swept at
-    # once, a live writer's stay; another host's young one stays (its writer may run there)
-    host = socket.gethostname()
+    # this pid space's temp files: a dead writer's (a process that ran and exited, and a zombie) are swept at
+    # once, a live writer's stay; another host's young one stays (its writer may run there), and so does one
+    # of a container with this host name but its own pid namespace (its pids are not ours)
+    host = pid_space()
     exited = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                             text=True, check=True)
     zombie = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -238,18 +240,35 @@ def test_no_tmp_left_and_corrupt_or_partial_files_are_not_read(tmp_path, monkeyp
     tmp = lambda writer, pid: entry.path.parent / f".{other}.pt.{writer}.{pid}.0123abcd.tmp"
     dead, undead, live, elsewhere = (tmp(host, int(exited.stdout)), tmp(host, zombie.pid),
                                      tmp(host, os.getpid()), tmp("another-host.example", int(exited.stdout)))
-    for f in (dead, undead, live, elsewhere):
+    twin = tmp(f"{socket.gethostname()}-00000000", int(exited.stdout))
+    for f in (dead, undead, live, elsewhere, twin):
         f.write_bytes(b"half")
     store.put("k", {"a": 1}, None, {"y": 1}, seconds=0.0)
     zombie.wait()
     assert not planted.exists() and partial.exists()
-    assert not dead.exists() and not undead.exists() and live.exists() and elsewhere.exists()
-    # and the store's own temp names carry this host and pid, so a killed writer's leftover is swept
+    assert not dead.exists() and not undead.exists() and live.exists() and elsewhere.exists() and twin.exists()
+    # and the store's own temp names carry this pid space and pid, so a killed writer's leftover is swept
     seen = []
     with monkeypatch.context() as m:
         m.setattr(results.os, "replace", lambda src, dst: seen.append(Path(src).name) or os.rename(src, dst))
         store.put("k", {"a": 3}, None, {"y": 1}, seconds=0.0)
     assert len(seen) == 2 and all(f".{host}.{os.getpid()}." in n for n in seen), seen
+
+
+def test_pid_space_tells_apart_containers_with_one_host_name(monkeypatch):
+    """Same host name, another pid namespace or another boot: another pid space (its pids are not ours)."""
+    here = pid_space()
+    assert here.startswith(socket.gethostname() + "-") and re.fullmatch(r"[0-9a-f]{8}", here.rsplit("-", 1)[1])
+    try:
+        with monkeypatch.context() as m:
+            pid_space.cache_clear()
+            assert pid_space() == here  # a pure function of host, boot and namespace
+            pid_space.cache_clear()
+            m.setattr(provenance.os, "readlink", lambda p: "pid:[1]" if p == "/proc/self/ns/pid" else p)
+            assert pid_space() != here and pid_space().startswith(socket.gethostname() + "-")
+    finally:
+        pid_space.cache_clear()
+    assert pid_space() == here
 
 
 def _popen_worker(*args):
