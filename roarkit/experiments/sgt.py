@@ -42,9 +42,12 @@ GRAD = label("method", "grad")
 
 
 def runs_frame(study, variants, seeds, extra=(), **eval_kw) -> pd.DataFrame:
-    """One row per (training, seed), ``extra`` pairs included (run in the same calls, so that no worker
-    idles between them): accuracy, seconds, AUC per method, motivational shares, SMOOT's K."""
-    rows, runs = [], [(v, s) for v in variants for s in seeds] + list(extra)
+    """One row per (training, seed), ``extra`` pairs included (run in the same calls, so that no worker idles
+    between them): accuracy, seconds, AUC per method, motivational shares, SMOOT's K. A curve's key names its
+    training's parameters, not its weights: with the curves on the whole test set, one that starts (0 % removed)
+    over one image away from its weights' test accuracy was computed from other weights, and raises."""
+    rows, runs, bad, n = [], [(v, s) for v in variants for s in seeds] + list(extra), [], len(study.data.y_test)
+    at_0 = eval_kw.get("n_drop") == n and list(eval_kw.get("percents", curves.PERCENTS))[0] == 0 and [*eval_kw.get("methods", ["grad"])][0]
     trains = study.train_all(runs)                   # the missing trainings run concurrently,
     drops = study.evaluate_all(runs, trains, **eval_kw)  # then the missing curves
     for (v, s), t, d in zip(runs, trains, drops):
@@ -53,6 +56,8 @@ def runs_frame(study, variants, seeds, extra=(), **eval_kw) -> pd.DataFrame:
                "val_accuracy": h["val_accuracy"][h["selected_epoch"]], "selected_epoch": h["selected_epoch"] + 1,
                "seconds": t.value["seconds"], "s_per_epoch": float(np.mean(h["seconds"])),
                "n_train": t.value["n_train"], "from_store": t.hit and d.hit, "device": t.provenance.get("device", "?")}
+        if at_0 and abs(d.value[at_0]["accuracy"][0] - row["accuracy"]) > 1.5 / n:
+            bad.append(f"{v} seed {s} ({d.path}): {d.value[at_0]['accuracy'][0]:.2%} against {row['accuracy']:.2%}")
         for m, r in d.value.items():
             if m != "rises_first":
                 row[f"auc_{m}"] = r["auc"]
@@ -63,6 +68,9 @@ def runs_frame(study, variants, seeds, extra=(), **eval_kw) -> pd.DataFrame:
             k = t.value["smoot"]["k_final"].float()
             row |= {"k_min": int(k.min()), "k_median": int(k.median()), "k_max": int(k.max())}
         rows.append(row)
+    if bad:
+        raise RuntimeError("accuracy-drop curves computed from other weights than their stored trainings (curve at 0 % "
+                           f"removed against the weights' test accuracy): {'; '.join(bad)}. Delete these files, rerun the page.")
     return pd.DataFrame(rows)
 
 
@@ -143,13 +151,9 @@ def verdict_short(v: dict) -> str:
 
 def verdict_tail(v: dict, seeds: int) -> str:
     """What follows the order in the verdict sentence: whether the gaps exceed the seed noise."""
-    if not v["holds"]:
-        return "."
-    if seeds < 2:
-        return " (one seed: no standard deviation to compare the gaps with)."
-    if v["clear"]:
-        return ", and each gap is larger than the seed-to-seed standard deviation."
-    return ", but at least one gap is within the seed-to-seed standard deviation."
+    return ("." if not v["holds"] else " (one seed: no standard deviation to compare the gaps with)." if seeds < 2
+            else ", and each gap is larger than the seed-to-seed standard deviation." if v["clear"]
+            else ", but at least one gap is within the seed-to-seed standard deviation.")
 
 
 def foreground_share(grad: torch.Tensor, images: torch.Tensor, k: int, seed: int = 0) -> dict:
@@ -372,8 +376,7 @@ def run(p, store: Store | None = None) -> SGTResult:
     some = torch.arange(min(256, len(ds.y_test)))
     x, y = ds.x_test[some], ds.y_test[some]
     fg = foreground_share(sgt.input_gradient(base, x, y)[0], ds.unnormalize(x), k_sgt) | {"n": len(some)}
-    show = torch.arange(8)
-    masks = {k: ds.unnormalize(t).cpu() for k, t in masked_views(base, ds.x_test[show], ds.y_test[show], k_sgt).items()}
+    masks = {k: ds.unnormalize(t).cpu() for k, t in masked_views(base, ds.x_test[:8], ds.y_test[:8], k_sgt).items()}
     pick = torch.tensor([3, 2, 1, 18, 4, 8])
     maps = gradient_maps({label("training", t): st.model(t, 0) for t in VARIANTS}, ds.x_test[pick], ds.y_test[pick])
     smoot_entries = [st.train("smoot", s) for s in seeds]
@@ -386,13 +389,11 @@ def run(p, store: Store | None = None) -> SGTResult:
     histories = {t: [st.train(t, s).value["history"] for s in seeds] for t in VARIANTS}
     _, plateau_text = plateau(histories)
     numbers = _numbers(p, ds, runs, v, pixels, k_sgt, n_drop, fg, smoot_entries) | {
-        "plateau_text": plateau_text, "paper_time": timing_text(tm),
-        "control_text": control_text, "mot_trad": float(mot.iloc[0, 0]), "signed_text": signed_text,
-        "log_prob_text": log_prob_text}
+        "plateau_text": plateau_text, "paper_time": timing_text(tm), "control_text": control_text,
+        "mot_trad": float(mot.iloc[0, 0]), "signed_text": signed_text, "log_prob_text": log_prob_text}
     return SGTResult(p.dataset, ds, runs, signed, log_prob, curves_frame(st, VARIANTS, seeds, **ev),
                      summary(runs, p.drop_methods), tm, paper_comparison(runs, p.dataset, k_sgt), ctl, mot, signed_table,
-                     log_prob_table, v,
-                     histories,
+                     log_prob_table, v, histories,
                      [e.value["smoot"]["k_final"] for e in smoot_entries],
                      [e.value["smoot"]["k_quantiles"] for e in smoot_entries],
                      masks, ds.unnormalize(ds.x_test[pick]).cpu(), [ds.classes[int(c)] for c in ds.y_test[pick]],

@@ -270,6 +270,28 @@ def test_the_official_code_variants_train_and_evaluate_in_the_main_grids_calls(r
     assert computed == [("trainings", 9), ("accuracy-drop curves", 9)], calls
 
 
+def test_curves_stored_from_other_weights_stop_the_page_naming_their_files(run_experiment):
+    """A drop unit's key names its training's parameters, not its weights: curves computed from other weights
+    (as from a training retrained on another machine) and stored under that key stop the page, which names them."""
+    from roarkit.experiments.sgt_study import drop_value
+    p = params(seeds=2, signed_seeds=0, log_prob_seeds=0, n_drop=40)  # the curves on all 40 test images
+    store, R = run_experiment(S.run, p)
+    st = S.study(p, R.data, store)
+    unit = st.evaluate_unit("sgt", 0, methods=p.drop_methods, n_drop=40, attr=S.AttributionConfig(2, 2))
+    assert store.get(unit.kind, unit.params, unit.data, unit.code).value["grad"]["accuracy"][0] == \
+        R.runs.set_index(["training", "seed"]).accuracy["sgt", 0]  # the page's own curves start at the weights' accuracy
+    other = st.train("traditional", 1).value  # weights scoring at least two images differently on the test set
+    assert abs(other["metrics"]["accuracy"] - st.train("sgt", 0).value["metrics"]["accuracy"]) > 1.5 / 40
+    wrong = drop_value(*unit.args[:3], other["state_dict"], *unit.args[4:])
+    path = store.put(unit.kind, unit.params, unit.data, wrong, seconds=0.0, code=unit.code).path
+    with pytest.raises(RuntimeError, match=r"computed from other weights than their stored trainings .*: sgt seed 0 \("
+                                           + re.escape(str(path)) + r"\): .* Delete these files, rerun the page"):
+        S.run(p, store)
+    path.unlink()  # the fix the message names: the page recomputes the curves from the stored weights
+    assert S.run(p, store).runs.auc_grad.tolist() == R.runs.auc_grad.tolist()
+    S.run(params(seeds=2, signed_seeds=0, log_prob_seeds=0, n_drop=16), store)  # a subset: nothing to compare
+
+
 def test_every_glue_reference_of_the_page_is_glued(result):
     R, _ = result
     text = SOURCE.read_text()
