@@ -354,8 +354,9 @@ class Store:
                     _USED[e.key] = _use(True, e.provenance)
             else:
                 out[i] = self.write(units[i], done, threads=threads)
-            if i in checkpoints:
+            if i in checkpoints:  # done: its checkpoint, and the temp files of checkpoint writers killed mid-write
                 checkpoints[i].unlink(missing_ok=True)
+                _clean_stale_tmp(checkpoints[i].parent)
         for i, u in enumerate(units):  # duplicates of a computed unit
             if out[i] is None:
                 out[i] = self._get_unit(u)

@@ -477,9 +477,17 @@ def test_a_resumable_unit_gets_a_checkpoint_resumes_from_it_and_the_store_remove
     with pytest.raises(UnitError, match="interrupted after 3 steps"):
         store.map([unit], executor=InProcess())
     assert torch.load(ck, weights_only=True) == {"done": 3} and list(store) == []
+    # a checkpoint writer killed mid-write (training.py's temp names: no pid space) leaves a temp file; once
+    # it is STALE_TMP_SECONDS old a finished resumable unit sweeps it, a young one (a live writer) stays
+    killed, writing = (ck.parent / f".{'0' * 64}.pt.{pid}.0123abcd.tmp" for pid in (999999, os.getpid()))
+    for f in (killed, writing):
+        f.write_bytes(b"half")
+    old = time.time() - 2 * results.STALE_TMP_SECONDS
+    os.utime(killed, (old, old))
     entry = store.map([replace(unit, kwargs={})], executor=InProcess())[0]
     assert entry.value == {"steps": 5, "resumed_from": 3, "checkpoint": str(ck)} and entry.key == key
     assert not ck.exists() and [e.key for e in store] == [key]  # the listing never shows checkpoints
+    assert not killed.exists() and writing.exists()
     # a unit that is not resumable gets no checkpoint
     plain = store.map([Unit("count", {"steps": 2}, None, _store_worker.counting, (2,), code=_store_worker.CODE)],
                       executor=InProcess())[0]
