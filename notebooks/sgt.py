@@ -182,10 +182,10 @@ page.figure("fig_validation", F.fig_validation(R.histories))
 R.timing
 
 # %% [markdown]
-# At those speeds the paper profile of this page would take {glue:text}`paper_time` for the
-# three trainings alone, which is why this page ran with the
-# settings of the provenance block (its warning box lists what is below the paper's). {glue:md}`paper_cmd`
-# runs the paper's settings on the images this machine holds.
+# At those speeds the paper profile of this page takes {glue:text}`paper_time` for the three
+# trainings alone. {glue:md}`paper_cmd` runs the paper's settings on the images this machine holds;
+# the provenance block at the top of the page says which settings this page ran with (a warning box
+# there lists any below the paper's).
 #
 # ## Accuracy and the accuracy drop
 #
