@@ -84,18 +84,23 @@ def hooker_holds(beat: set, estimators) -> bool:
 
 def hooker_texts(diffs: pd.DataFrame, datasets, estimators) -> dict:
     """Markdown of the comparison with Hooker et al.: ``hooker_<dataset>`` for the landing page (also
-    "not run" for a landing dataset not run) and ``hooker_verdict``, one line per dataset."""
+    "not run" for a landing dataset not run) and ``hooker_verdict``, one line per dataset. Both count
+    the estimators that beat random under ROAR and, where there are any, those worse than random."""
     est = list(estimators)
-    beats = diffs[(diffs["mode"] == "ROAR") & (diffs.verdict == "beats random")]
+    roar = diffs[diffs["mode"] == "ROAR"]
     out = {f"hooker_{d}": "not run" for d in LANDING_DATASETS if d not in datasets}
     lines = []
     for dname in datasets:
-        got = set(beats[beats.dataset == dname].method)
+        got = set(roar[(roar.dataset == dname) & (roar.verdict == "beats random")].method)
+        worse = set(roar[(roar.dataset == dname) & (roar.verdict == "worse than random")].method)
         word = "holds" if hooker_holds(got, est) else "does not hold"
         names = ", ".join(label("method", m) for m in est if m in got) or "none"
-        out[f"hooker_{dname}"] = f"**{word}**: {len(got)} of {len(set(est) - {REFERENCE})} estimators beat random"
-        lines.append(f"- **{dname}**: under ROAR, {len(got)} of {len(set(est) - {REFERENCE})} estimators beat random "
-                     f"({names}). Hooker et al.'s ImageNet finding (only the SmoothGrad² and VarGrad ensembles beat "
+        count = f"{len(got)} of {len(set(est) - {REFERENCE})} estimators beat random"
+        out[f"hooker_{dname}"] = f"**{word}**: {count}" + (f", {len(worse)} worse" if worse else "")
+        lines.append(f"- **{dname}**: under ROAR, {count} ({names})"
+                     + (f"; {len(worse)} do worse than random (the network retrained on their removal keeps a "
+                        f"higher accuracy than after random removal)" if worse else "")
+                     + ". Hooker et al.'s ImageNet finding (only the SmoothGrad² and VarGrad ensembles beat "
                      f"random) **{word}** here.")
     out["hooker_verdict"] = "\n".join(lines)
     return out

@@ -93,6 +93,19 @@ def test_hooker_texts_hand_worked():
         "finding (only the SmoothGrad² and VarGrad ensembles beat random) **holds** here.")
     t = RB.hooker_texts(diffs.iloc[1:], ["mnist"], ["grad", "grad_sg2", "random"])
     assert t["hooker_mnist"] == "**does not hold**: 0 of 2 estimators beat random"
+    worse = pd.DataFrame([
+        {"dataset": "fashion_mnist", "mode": "ROAR", "method": "sobel", "verdict": "beats random"},
+        {"dataset": "fashion_mnist", "mode": "ROAR", "method": "grad", "verdict": "worse than random"},
+        {"dataset": "fashion_mnist", "mode": "ROAR", "method": "grad_sg2", "verdict": "worse than random"},
+        {"dataset": "fashion_mnist", "mode": "KAR", "method": "ig", "verdict": "worse than random"},  # KAR does not count
+    ])
+    t = RB.hooker_texts(worse, ["fashion_mnist"], ["grad", "grad_sg2", "ig", "sobel", "random"])
+    assert t["hooker_fashion_mnist"] == "**does not hold**: 1 of 4 estimators beat random, 2 worse"
+    assert t["hooker_mnist"] == "not run"
+    assert t["hooker_verdict"] == (
+        "- **fashion_mnist**: under ROAR, 1 of 4 estimators beat random (Sobel edges); 2 do worse than random (the "
+        "network retrained on their removal keeps a higher accuracy than after random removal). Hooker et al.'s "
+        "ImageNet finding (only the SmoothGrad² and VarGrad ensembles beat random) **does not hold** here.")
 
 
 def test_label_rows_family_and_variant():
